@@ -1,0 +1,46 @@
+// Benchmarks of common/'s hot paths: CRC32C (both implementations) and varint decoding.
+//   build/release/common/bench/common_bench
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "common/crc32c.h"
+#include "common/encoding.h"
+#include "common/random.h"
+
+namespace {
+
+void BM_Crc32cPortable(benchmark::State& state) {
+  std::string data = kv::Random(1).Bytes(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(kv::crc32c::ExtendPortable(0, data));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_Crc32cPortable)->Arg(100)->Arg(4096)->Arg(1 << 20);
+
+void BM_Crc32cHardware(benchmark::State& state) {
+  if (!kv::crc32c::HardwareAvailable()) {
+    state.SkipWithError("no SSE4.2");
+    return;
+  }
+  std::string data = kv::Random(1).Bytes(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(kv::crc32c::ExtendHardware(0, data));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_Crc32cHardware)->Arg(100)->Arg(4096)->Arg(1 << 20);
+
+void BM_Varint64Decode(benchmark::State& state) {
+  kv::Random rng(2);
+  std::string buf;
+  constexpr int kCount = 1024;
+  for (int i = 0; i < kCount; ++i) kv::AppendVarint64(buf, rng.Next() >> rng.Uniform(64));
+  for (auto _ : state) {
+    kv::Decoder d(buf);
+    for (int i = 0; i < kCount; ++i) benchmark::DoNotOptimize(d.ReadVarint64());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kCount);
+}
+BENCHMARK(BM_Varint64Decode);
+
+}  // namespace
+
+BENCHMARK_MAIN();

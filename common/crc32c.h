@@ -1,0 +1,36 @@
+// CRC32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), as in iSCSI (RFC 3720),
+// ext4 and LevelDB: the checksum of every record and block the project writes.
+//
+// Extend() uses the SSE4.2 crc32 instruction when the CPU has it (checked once, at run time)
+// and a table-driven slicing-by-8 loop otherwise. Both paths are exposed so tests can check that
+// they agree.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace kv::crc32c {
+
+// The CRC of `data` appended to bytes whose CRC is `crc` (0 for the empty prefix).
+std::uint32_t Extend(std::uint32_t crc, std::string_view data);
+inline std::uint32_t Value(std::string_view data) { return Extend(0, data); }
+
+// The two implementations behind Extend().
+std::uint32_t ExtendPortable(std::uint32_t crc, std::string_view data);
+// REQUIRES: HardwareAvailable().
+std::uint32_t ExtendHardware(std::uint32_t crc, std::string_view data);
+bool HardwareAvailable();
+
+// A CRC stored next to the data it covers is masked, because the CRC of a string that contains
+// its own CRC is degenerate (LevelDB does the same). Mask before storing, Unmask after loading.
+inline constexpr std::uint32_t kMaskDelta = 0xa282ead8u;
+inline std::uint32_t Mask(std::uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kMaskDelta; }
+inline std::uint32_t Unmask(std::uint32_t masked) {
+  std::uint32_t rot = masked - kMaskDelta;
+  return (rot >> 17) | (rot << 15);
+}
+
+}  // namespace kv::crc32c

@@ -1,0 +1,317 @@
+#include "common/fault_file_system.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+#include "common/random.h"
+
+namespace kv {
+
+// A handle on a file of a FaultInjectionFileSystem. Every call goes through the file system's
+// mutex so that faults, crashes and the durable-length bookkeeping see one order of events.
+class FaultWritableFile final : public WritableFile {
+ public:
+  FaultWritableFile(FaultInjectionFileSystem* fs, std::unique_ptr<WritableFile> base,
+                    std::shared_ptr<FaultInjectionFileSystem::Inode> inode, std::uint64_t gen)
+      : fs_(fs), base_(std::move(base)), inode_(std::move(inode)), generation_(gen) {}
+
+  Status Append(std::string_view data) override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckAlive());
+    KV_RETURN_IF_ERROR(fs_->CountWrite());
+    KV_RETURN_IF_ERROR(base_->Append(data));
+    if (inode_->unlinked_data) inode_->unlinked_data->append(data);
+    return Status::Ok();
+  }
+  Status Flush() override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckAlive());
+    KV_RETURN_IF_ERROR(fs_->CheckMutation());
+    return base_->Flush();
+  }
+  Status Sync() override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckAlive());
+    KV_RETURN_IF_ERROR(fs_->CountSync());
+    KV_RETURN_IF_ERROR(base_->Sync());
+    inode_->durable_size = base_->Size();
+    return Status::Ok();
+  }
+  Status Close() override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckAlive());
+    // Closing flushes; after a crash the bytes must not reach the disk.
+    if (fs_->crashed_) return Status::IOError("close after power lost");
+    return base_->Close();
+  }
+  std::uint64_t Size() const override { return base_->Size(); }
+
+ private:
+  Status CheckAlive() const {
+    if (generation_ != fs_->generation_) {
+      return Status::IOError("file handle opened before a power cut");
+    }
+    return Status::Ok();
+  }
+
+  FaultInjectionFileSystem* fs_;  // Not owned; outlives its handles.
+  std::unique_ptr<WritableFile> base_;
+  std::shared_ptr<FaultInjectionFileSystem::Inode> inode_;
+  std::uint64_t generation_;
+};
+
+FaultInjectionFileSystem::FaultInjectionFileSystem(FileSystem& base) : base_(base) {}
+FaultInjectionFileSystem::~FaultInjectionFileSystem() = default;
+
+void FaultInjectionFileSystem::FailNth(FaultOp op, std::uint64_t n, Status error) {
+  KV_CHECK(n >= 1, "FailNth counts from 1");
+  KV_CHECK(!error.ok(), "an injected fault must be an error");
+  std::lock_guard lock(mu_);
+  if (op == FaultOp::kWrite) {
+    fail_write_at_ = writes_ + n;
+    fail_write_status_ = std::move(error);
+  } else {
+    fail_sync_at_ = syncs_ + n;
+    fail_sync_status_ = std::move(error);
+  }
+}
+
+void FaultInjectionFileSystem::CrashAtSync(std::uint64_t n) {
+  KV_CHECK(n >= 1, "CrashAtSync counts from 1");
+  std::lock_guard lock(mu_);
+  crash_at_sync_ = syncs_ + n;
+}
+
+void FaultInjectionFileSystem::ClearFaults() {
+  std::lock_guard lock(mu_);
+  fail_write_at_.reset();
+  fail_sync_at_.reset();
+  crash_at_sync_.reset();
+}
+
+bool FaultInjectionFileSystem::crashed() const {
+  std::lock_guard lock(mu_);
+  return crashed_;
+}
+
+std::uint64_t FaultInjectionFileSystem::write_count() const {
+  std::lock_guard lock(mu_);
+  return writes_;
+}
+
+std::uint64_t FaultInjectionFileSystem::sync_count() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
+}
+
+Status FaultInjectionFileSystem::CheckMutation() const {
+  if (crashed_) return Status::IOError("power lost (injected crash)");
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::CountWrite() {
+  KV_RETURN_IF_ERROR(CheckMutation());
+  ++writes_;
+  if (fail_write_at_ && writes_ == *fail_write_at_) {
+    fail_write_at_.reset();
+    return fail_write_status_;
+  }
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::CountSync() {
+  ++syncs_;
+  KV_RETURN_IF_ERROR(CheckMutation());
+  if (crash_at_sync_ && syncs_ >= *crash_at_sync_) {
+    crashed_ = true;
+    return CheckMutation();
+  }
+  if (fail_sync_at_ && syncs_ == *fail_sync_at_) {
+    fail_sync_at_.reset();
+    return fail_sync_status_;
+  }
+  return Status::Ok();
+}
+
+// Starts tracking `path` if this object has not seen it: a file already in the wrapped file
+// system is durable as it stands; a missing one is durably absent.
+void FaultInjectionFileSystem::Track(const std::string& path) {
+  if (live_.contains(path) || durable_.contains(path)) return;
+  auto size = base_.FileSize(path);
+  if (size.has_value()) {
+    auto inode = std::make_shared<Inode>();
+    inode->durable_size = *size;
+    live_[path] = inode;
+    durable_[path] = inode;
+  } else {
+    durable_[path] = nullptr;
+  }
+}
+
+// Before `path` stops naming its inode, keeps the inode's bytes if no other live name holds them,
+// so that PowerCut() can restore a durable entry that still names it.
+Status FaultInjectionFileSystem::SaveBeforeUnlink(const std::string& path) {
+  auto it = live_.find(path);
+  if (it == live_.end()) return Status::Ok();
+  const auto& inode = it->second;
+  bool other_name = std::ranges::any_of(
+      live_, [&](const auto& entry) { return entry.first != path && entry.second == inode; });
+  if (other_name) return Status::Ok();
+  KV_ASSIGN_OR_RETURN(inode->unlinked_data, ReadFileToString(base_, path));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(
+    const std::string& path) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  Track(path);
+  KV_ASSIGN_OR_RETURN(auto file, base_.NewWritableFile(path));
+  auto& inode = live_[path];
+  if (inode == nullptr) {
+    inode = std::make_shared<Inode>();
+  } else {
+    inode->durable_size = 0;  // The truncation counts as durable at once (see the header).
+  }
+  return std::unique_ptr<WritableFile>(
+      std::make_unique<FaultWritableFile>(this, std::move(file), inode, generation_));
+}
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewAppendableFile(
+    const std::string& path) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  Track(path);
+  KV_ASSIGN_OR_RETURN(auto file, base_.NewAppendableFile(path));
+  auto& inode = live_[path];
+  if (inode == nullptr) inode = std::make_shared<Inode>();
+  return std::unique_ptr<WritableFile>(
+      std::make_unique<FaultWritableFile>(this, std::move(file), inode, generation_));
+}
+
+Result<std::unique_ptr<RandomAccessFile>> FaultInjectionFileSystem::NewRandomAccessFile(
+    const std::string& path) {
+  return base_.NewRandomAccessFile(path);
+}
+
+Result<bool> FaultInjectionFileSystem::FileExists(const std::string& path) {
+  return base_.FileExists(path);
+}
+
+Result<std::uint64_t> FaultInjectionFileSystem::FileSize(const std::string& path) {
+  return base_.FileSize(path);
+}
+
+Status FaultInjectionFileSystem::Rename(const std::string& from, const std::string& to) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  Track(from);
+  Track(to);
+  KV_RETURN_IF_ERROR(SaveBeforeUnlink(to));
+  KV_RETURN_IF_ERROR(base_.Rename(from, to));
+  auto inode = live_[from];
+  live_.erase(from);
+  live_[to] = inode;
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::RemoveFile(const std::string& path) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  Track(path);
+  KV_RETURN_IF_ERROR(SaveBeforeUnlink(path));
+  KV_RETURN_IF_ERROR(base_.RemoveFile(path));
+  live_.erase(path);
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::Truncate(const std::string& path, std::uint64_t size) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  Track(path);
+  KV_RETURN_IF_ERROR(base_.Truncate(path, size));
+  if (auto it = live_.find(path); it != live_.end()) {
+    it->second->durable_size = std::min(it->second->durable_size, size);
+  }
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::CreateDirs(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  return base_.CreateDirs(dir);
+}
+
+Result<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const std::string& dir) {
+  return base_.ListDir(dir);
+}
+
+Status FaultInjectionFileSystem::SyncDir(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CountSync());
+  KV_RETURN_IF_ERROR(base_.SyncDir(dir));
+  std::vector<std::string> paths;
+  for (const auto& [path, inode] : live_) paths.push_back(path);
+  for (const auto& [path, inode] : durable_) paths.push_back(path);
+  for (const auto& path : paths) {
+    if (DirName(path) != dir) continue;
+    auto it = live_.find(path);
+    durable_[path] = it == live_.end() ? nullptr : it->second;
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<FileLock>> FaultInjectionFileSystem::LockFile(const std::string& path) {
+  return base_.LockFile(path);
+}
+
+Status FaultInjectionFileSystem::PowerCut(UnsyncedData unsynced, std::uint64_t seed) {
+  std::lock_guard lock(mu_);
+  Random rng(seed);
+  // 1. Work out what the disk holds after the cut, reading from the wrapped file system before
+  //    changing anything.
+  std::map<std::string, std::string> survivors;
+  for (const auto& [path, inode] : durable_) {
+    if (inode == nullptr) continue;
+    auto live = std::ranges::find_if(live_, [&](const auto& e) { return e.second == inode; });
+    std::string data;
+    if (live != live_.end()) {
+      KV_ASSIGN_OR_RETURN(data, ReadFileToString(base_, live->first));
+    } else {
+      KV_CHECK(inode->unlinked_data.has_value(), "durable inode lost its contents");
+      data = *inode->unlinked_data;
+    }
+    std::uint64_t keep = std::min<std::uint64_t>(inode->durable_size, data.size());
+    if (unsynced == UnsyncedData::kKeepRandomPrefix && data.size() > keep) {
+      keep += rng.Uniform(data.size() - keep + 1);
+    }
+    data.resize(keep);
+    survivors[path] = std::move(data);
+  }
+  // 2. Replace every file this object tracks with its durable version.
+  for (const auto& [path, inode] : live_) KV_RETURN_IF_ERROR(base_.RemoveFile(path));
+  live_.clear();
+  durable_.clear();
+  for (auto& [path, data] : survivors) {
+    KV_ASSIGN_OR_RETURN(auto file, base_.NewWritableFile(path));
+    KV_RETURN_IF_ERROR(file->Append(data));
+    KV_RETURN_IF_ERROR(file->Sync());
+    KV_RETURN_IF_ERROR(file->Close());
+    auto inode = std::make_shared<Inode>();
+    inode->durable_size = data.size();
+    live_[path] = inode;
+    durable_[path] = inode;
+  }
+  // 3. The processes that held handles are gone; the new boot starts without faults.
+  ++generation_;
+  crashed_ = false;
+  fail_write_at_.reset();
+  fail_sync_at_.reset();
+  crash_at_sync_.reset();
+  return Status::Ok();
+}
+
+}  // namespace kv

@@ -1,0 +1,123 @@
+// FaultInjectionFileSystem: a FileSystem that can lose power and fail on command.
+//
+// It wraps another FileSystem (usually a MemFileSystem) and models what a real disk would keep
+// after a power cut, given the durability contract in file_system.h:
+//   * each file ("inode") has a durable length: what the last successful Sync() covered;
+//   * each directory has durable entries: the name -> inode map of its last successful SyncDir().
+// PowerCut() rewrites the wrapped file system to exactly that durable state: unsynced bytes are
+// dropped (or, if asked, a random prefix of them survives, as a torn write would leave), files
+// created since their directory's last sync disappear, un-synced renames are undone and
+// un-synced removals come back. The model follows LevelDB's db/fault_injection_test.cc, extended
+// to renames and removals.
+//
+// Simplifications, chosen to be pessimistic or neutral for the code under test:
+//   * Truncate() and the truncation done by NewWritableFile() on an existing file are durable at
+//     once (the durable length shrinks with the file).
+//   * Directories themselves are durable as soon as CreateDirs() returns.
+//   * Files that existed in the wrapped file system before this object first saw them count as
+//     durable, contents and names.
+//   * LockFile() passes through: lock files are not part of the model and survive PowerCut().
+//   * The wrapped file system's WritableFile must write through (MemFileSystem does): the model
+//     reads unsynced bytes back from it.
+//
+// Faults:
+//   * FailNth(kWrite, n, status): the n-th Append() from now fails with `status` (once);
+//     FailNth(kSync, n, status) likewise for Sync() and SyncDir(). Use Status::NoSpace(...) for a
+//     full disk.
+//   * CrashAtSync(n): the n-th sync from now, and every later operation that changes the disk,
+//     fails with kIOError("power lost"), as if the machine died just before that sync. The test
+//     then calls PowerCut() and reopens whatever it was testing. Enumerating n = 1..sync_count()+1
+//     visits every sync point of a workload.
+// After PowerCut(), handles opened before it fail every call (the process they belonged to is
+// gone); faults and the crashed state are cleared.
+//
+// Thread safety: safe to share between threads; all operations are serialized by one mutex, so
+// the model sees a single order of events.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/file_system.h"
+
+namespace kv {
+
+enum class FaultOp { kWrite, kSync };
+
+// What PowerCut() does with bytes appended after a file's last successful Sync().
+enum class UnsyncedData {
+  kDropAll,           // All are lost (the usual worst case).
+  kKeepRandomPrefix,  // A random prefix of them survives, like a write torn by the power cut.
+};
+
+class FaultInjectionFileSystem final : public FileSystem {
+ public:
+  // `base` must outlive this object; this object is the only one that may change it.
+  explicit FaultInjectionFileSystem(FileSystem& base);
+  ~FaultInjectionFileSystem() override;
+
+  // --- faults ---
+  void FailNth(FaultOp op, std::uint64_t n, Status error);
+  void CrashAtSync(std::uint64_t n);
+  void ClearFaults();
+  bool crashed() const;
+
+  // Cuts the power: rewrites the wrapped file system to its durable state (see above).
+  // `seed` chooses the surviving prefixes for kKeepRandomPrefix.
+  Status PowerCut(UnsyncedData unsynced = UnsyncedData::kDropAll, std::uint64_t seed = 0);
+
+  // Counters since construction: Append() calls, and Sync() + SyncDir() calls (failed included).
+  std::uint64_t write_count() const;
+  std::uint64_t sync_count() const;
+
+  // --- FileSystem ---
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override;
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override;
+  Result<bool> FileExists(const std::string& path) override;
+  Result<std::uint64_t> FileSize(const std::string& path) override;
+  Status Rename(const std::string& from, const std::string& to) override;
+  Status RemoveFile(const std::string& path) override;
+  Status Truncate(const std::string& path, std::uint64_t size) override;
+  Status CreateDirs(const std::string& dir) override;
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override;
+  Status SyncDir(const std::string& dir) override;
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+
+ private:
+  friend class FaultWritableFile;
+  struct Inode {
+    std::uint64_t durable_size = 0;
+    // Set when the last live name of the inode goes away: its bytes as they were then, extended
+    // by later appends through handles still open, so that PowerCut() can bring the file back if
+    // a durable directory entry still names it.
+    std::optional<std::string> unlinked_data;
+  };
+
+  // All REQUIRES: mu_ held.
+  Status CheckMutation() const;
+  Status CountWrite();
+  Status CountSync();
+  void Track(const std::string& path);
+  Status SaveBeforeUnlink(const std::string& path);
+
+  FileSystem& base_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Inode>> live_;     // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<Inode>> durable_;  // GUARDED_BY(mu_); null = absent
+  std::uint64_t generation_ = 0;                           // GUARDED_BY(mu_)
+  std::uint64_t writes_ = 0;                               // GUARDED_BY(mu_)
+  std::uint64_t syncs_ = 0;                                // GUARDED_BY(mu_)
+  std::optional<std::uint64_t> fail_write_at_;             // GUARDED_BY(mu_)
+  Status fail_write_status_;                               // GUARDED_BY(mu_)
+  std::optional<std::uint64_t> fail_sync_at_;              // GUARDED_BY(mu_)
+  Status fail_sync_status_;                                // GUARDED_BY(mu_)
+  std::optional<std::uint64_t> crash_at_sync_;             // GUARDED_BY(mu_)
+  bool crashed_ = false;                                   // GUARDED_BY(mu_)
+};
+
+}  // namespace kv

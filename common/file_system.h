@@ -1,0 +1,112 @@
+// FileSystem: the seam between the project and the disk.
+//
+// Every phase reaches files only through this interface, injected through its constructor, so a
+// test can hand it an in-memory file system (MemFileSystem) or one that fails and loses power on
+// command (FaultInjectionFileSystem). PosixFileSystem is the real one.
+//
+// The durability contract is POSIX's, stated here because the crash tests rely on it:
+//   * Bytes appended to a WritableFile are durable only after Sync() returns OK.
+//   * A new file's name (or a rename's new name) is durable only after SyncDir() of the
+//     directory that holds it returns OK. Until then a power cut may lose the name (and, for a
+//     rename, bring back the old one).
+//   * Remove() is likewise durable only after SyncDir().
+//
+// Paths are plain strings with '/' separators; the file system does not interpret them further.
+//
+// Thread safety: a FileSystem may be used from many threads at once. A WritableFile or
+// RandomAccessFile object belongs to one thread at a time, unless its own comment says otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kv {
+
+// A file open for appending. Closing (or destroying) it does not sync it.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+
+  // Adds `data` at the end. The bytes may sit in a user-space buffer until Flush() or Sync().
+  virtual Status Append(std::string_view data) = 0;
+  // Hands buffered bytes to the operating system: they survive a process crash, not a power cut.
+  virtual Status Flush() = 0;
+  // Flushes, then makes the file's contents durable (fdatasync). They survive a power cut.
+  virtual Status Sync() = 0;
+  // Flushes and closes. Further calls fail. Called by the destructor if the user did not.
+  virtual Status Close() = 0;
+  // Bytes appended so far, buffered or not.
+  virtual std::uint64_t Size() const = 0;
+};
+
+// A file open for reading at arbitrary offsets. Read() is safe from many threads at once.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+
+  // Reads up to buf.size() bytes at `offset` into `buf` and returns how many were read; fewer
+  // than asked only at the end of the file.
+  virtual Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const = 0;
+  virtual Result<std::uint64_t> Size() const = 0;
+};
+
+// An advisory lock on a file, held until this object is destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // Creates `path`, or truncates it if it exists, and opens it for appending.
+  // Fails with kNotFound if the directory does not exist.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // Opens `path` for appending at its end, creating it empty if it does not exist.
+  virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
+  // Opens an existing file for reading; kNotFound if it does not exist.
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) = 0;
+
+  virtual Result<bool> FileExists(const std::string& path) = 0;
+  virtual Result<std::uint64_t> FileSize(const std::string& path) = 0;
+  // Atomically replaces `to` (if it exists) with `from`.
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Shortens `path` to `size` bytes (used to cut a torn log tail). REQUIRES: size <= FileSize.
+  virtual Status Truncate(const std::string& path, std::uint64_t size) = 0;
+
+  // Creates `dir` and any missing parents; OK if it already exists.
+  virtual Status CreateDirs(const std::string& dir) = 0;
+  // The names (not paths) of the files in `dir`, in no particular order. Subdirectories excluded.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  // Makes the directory's entries (creations, renames, removals) durable (fsync on the dir).
+  virtual Status SyncDir(const std::string& dir) = 0;
+
+  // Takes an exclusive advisory lock on `path` (creating it), so two processes or two stores in
+  // one process cannot open the same data directory. kBusy if it is already held.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+};
+
+// "a/b" + "c" -> "a/b/c".
+std::string JoinPath(std::string_view dir, std::string_view name);
+// "a/b/c" -> "a/b"; "c" -> ".".
+std::string DirName(std::string_view path);
+// "a/b/c" -> "c".
+std::string BaseName(std::string_view path);
+
+// Reads a whole file.
+Result<std::string> ReadFileToString(FileSystem& fs, const std::string& path);
+// Writes `data` to `path` durably and atomically: into "<path>.tmp", Sync, Rename, SyncDir.
+// After a crash the file holds either its old contents or `data`, never a mixture.
+Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data);
+
+}  // namespace kv

@@ -1,0 +1,219 @@
+#include "common/mem_file_system.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace kv {
+namespace {
+
+// The contents of one file (an "inode"), shared by the directory entry and open handles.
+struct MemFile {
+  mutable std::mutex mu;
+  std::string data;
+};
+
+class MemWritableFile final : public WritableFile {
+ public:
+  explicit MemWritableFile(std::shared_ptr<MemFile> file) : file_(std::move(file)) {}
+
+  Status Append(std::string_view data) override {
+    if (closed_) return Status::IOError("append to closed file");
+    std::lock_guard lock(file_->mu);
+    file_->data.append(data);
+    return Status::Ok();
+  }
+  Status Flush() override { return closed_ ? Status::IOError("flush of closed file") : Status(); }
+  Status Sync() override { return closed_ ? Status::IOError("sync of closed file") : Status(); }
+  Status Close() override {
+    closed_ = true;
+    return Status::Ok();
+  }
+  std::uint64_t Size() const override {
+    std::lock_guard lock(file_->mu);
+    return file_->data.size();
+  }
+
+ private:
+  std::shared_ptr<MemFile> file_;
+  bool closed_ = false;
+};
+
+class MemRandomAccessFile final : public RandomAccessFile {
+ public:
+  explicit MemRandomAccessFile(std::shared_ptr<MemFile> file) : file_(std::move(file)) {}
+
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    std::lock_guard lock(file_->mu);
+    // An empty buffer may have a null data(), which memcpy must not see even with n = 0.
+    if (buf.empty() || offset >= file_->data.size()) return std::size_t{0};
+    std::size_t n = std::min<std::uint64_t>(buf.size(), file_->data.size() - offset);
+    std::memcpy(buf.data(), file_->data.data() + offset, n);
+    return n;
+  }
+  Result<std::uint64_t> Size() const override {
+    std::lock_guard lock(file_->mu);
+    return static_cast<std::uint64_t>(file_->data.size());
+  }
+
+ private:
+  std::shared_ptr<MemFile> file_;
+};
+
+class MemFileSystem;
+
+class MemFileLock final : public FileLock {
+ public:
+  MemFileLock(MemFileSystem* fs, std::string path) : fs_(fs), path_(std::move(path)) {}
+  ~MemFileLock() override;
+
+ private:
+  MemFileSystem* fs_;  // Not owned; the file system outlives its locks.
+  std::string path_;
+};
+
+class MemFileSystem final : public FileSystem {
+ public:
+  MemFileSystem() {
+    dirs_.insert(".");
+    dirs_.insert("/");
+  }
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_RETURN_IF_ERROR(CheckParent(path));
+    auto& file = files_[path];
+    if (file == nullptr) {
+      file = std::make_shared<MemFile>();
+    } else {
+      std::lock_guard file_lock(file->mu);
+      file->data.clear();
+    }
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file));
+  }
+
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_RETURN_IF_ERROR(CheckParent(path));
+    auto& file = files_[path];
+    if (file == nullptr) file = std::make_shared<MemFile>();
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file));
+  }
+
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_ASSIGN_OR_RETURN(auto file, Find(path));
+    return std::unique_ptr<RandomAccessFile>(std::make_unique<MemRandomAccessFile>(file));
+  }
+
+  Result<bool> FileExists(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    return files_.contains(path);
+  }
+
+  Result<std::uint64_t> FileSize(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_ASSIGN_OR_RETURN(auto file, Find(path));
+    std::lock_guard file_lock(file->mu);
+    return static_cast<std::uint64_t>(file->data.size());
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    std::lock_guard lock(mu_);
+    KV_ASSIGN_OR_RETURN(auto file, Find(from));
+    KV_RETURN_IF_ERROR(CheckParent(to));
+    files_.erase(from);
+    files_[to] = std::move(file);
+    return Status::Ok();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    if (files_.erase(path) == 0) return Status::NotFound(fmt::format("remove {}", path));
+    return Status::Ok();
+  }
+
+  Status Truncate(const std::string& path, std::uint64_t size) override {
+    std::lock_guard lock(mu_);
+    KV_ASSIGN_OR_RETURN(auto file, Find(path));
+    std::lock_guard file_lock(file->mu);
+    if (size > file->data.size()) {
+      return Status::InvalidArgument(fmt::format("truncate {} to {} would extend it", path, size));
+    }
+    file->data.resize(size);
+    return Status::Ok();
+  }
+
+  Status CreateDirs(const std::string& dir) override {
+    std::lock_guard lock(mu_);
+    for (std::string d = dir; !dirs_.contains(d); d = DirName(d)) {
+      if (files_.contains(d)) {
+        return Status::InvalidArgument(fmt::format("{} exists and is not a directory", d));
+      }
+      dirs_.insert(d);
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    std::lock_guard lock(mu_);
+    if (!dirs_.contains(dir)) return Status::NotFound(fmt::format("opendir {}", dir));
+    std::vector<std::string> names;
+    for (const auto& [path, file] : files_) {
+      if (DirName(path) == dir) names.push_back(BaseName(path));
+    }
+    return names;
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    std::lock_guard lock(mu_);
+    if (!dirs_.contains(dir)) return Status::NotFound(fmt::format("open directory {}", dir));
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_RETURN_IF_ERROR(CheckParent(path));
+    if (!locks_.insert(path).second) {
+      return Status::Busy(fmt::format("lock {} is already held", path));
+    }
+    if (!files_.contains(path)) files_[path] = std::make_shared<MemFile>();
+    return std::unique_ptr<FileLock>(std::make_unique<MemFileLock>(this, path));
+  }
+
+  void Unlock(const std::string& path) {
+    std::lock_guard lock(mu_);
+    locks_.erase(path);
+  }
+
+ private:
+  Status CheckParent(const std::string& path) const {
+    if (!dirs_.contains(DirName(path))) {
+      return Status::NotFound(fmt::format("{}: directory {} does not exist", path, DirName(path)));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::shared_ptr<MemFile>> Find(const std::string& path) const {
+    auto it = files_.find(path);
+    if (it == files_.end()) return Status::NotFound(fmt::format("{}: no such file", path));
+    return it->second;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<MemFile>> files_;  // GUARDED_BY(mu_)
+  std::set<std::string> dirs_;                             // GUARDED_BY(mu_)
+  std::set<std::string> locks_;                            // GUARDED_BY(mu_)
+};
+
+MemFileLock::~MemFileLock() { fs_->Unlock(path_); }
+
+}  // namespace
+
+std::unique_ptr<FileSystem> NewMemFileSystem() { return std::make_unique<MemFileSystem>(); }
+
+}  // namespace kv

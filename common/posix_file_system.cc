@@ -1,0 +1,272 @@
+#include "common/posix_file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace kv {
+namespace {
+
+Status Errno(std::string_view op, const std::string& path) {
+  return Status::FromErrno(errno, fmt::format("{} {}", op, path));
+}
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd, std::uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {
+    buffer_.reserve(kBufferSize);
+  }
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) (void)Close();
+  }
+
+  Status Append(std::string_view data) override {
+    if (fd_ < 0) return Status::IOError(fmt::format("append to closed file {}", path_));
+    size_ += data.size();
+    if (buffer_.size() + data.size() <= kBufferSize) {
+      buffer_.append(data);
+      return Status::Ok();
+    }
+    KV_RETURN_IF_ERROR(Flush());
+    if (data.size() <= kBufferSize) {
+      buffer_.append(data);
+      return Status::Ok();
+    }
+    return WriteAll(data);
+  }
+
+  Status Flush() override {
+    if (fd_ < 0) return Status::IOError(fmt::format("flush of closed file {}", path_));
+    Status s = WriteAll(buffer_);
+    buffer_.clear();
+    return s;
+  }
+
+  Status Sync() override {
+    KV_RETURN_IF_ERROR(Flush());
+    if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+    return Status::Ok();
+  }
+
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    Status s = Flush();
+    if (::close(fd_) != 0 && s.ok()) s = Errno("close", path_);
+    fd_ = -1;
+    return s;
+  }
+
+  std::uint64_t Size() const override { return size_; }
+
+ private:
+  static constexpr std::size_t kBufferSize = 64 * 1024;
+
+  Status WriteAll(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno("write", path_);
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return Status::Ok();
+  }
+
+  std::string path_;
+  int fd_;
+  std::uint64_t size_;
+  std::string buffer_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      ssize_t n =
+          ::pread(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno("pread", path_);
+      }
+      if (n == 0) break;  // End of file.
+      done += static_cast<std::size_t>(n);
+    }
+    return done;
+  }
+
+  Result<std::uint64_t> Size() const override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Errno("fstat", path_);
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+// Paths locked by this process. fcntl locks are per process, so without this a second
+// LockFile() from the same process would succeed.
+std::mutex& LockedMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& LockedPaths() {
+  static std::set<std::string> paths;
+  return paths;
+}
+
+class PosixFileLock final : public FileLock {
+ public:
+  PosixFileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixFileLock() override {
+    ::close(fd_);  // Releases the fcntl lock.
+    std::lock_guard lock(LockedMutex());
+    LockedPaths().erase(path_);
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("open", path);
+    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, 0));
+  }
+
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("open", path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      Status s = Errno("fstat", path);
+      ::close(fd);
+      return s;
+    }
+    return std::unique_ptr<WritableFile>(
+        std::make_unique<PosixWritableFile>(path, fd, static_cast<std::uint64_t>(st.st_size)));
+  }
+
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("open", path);
+    return std::unique_ptr<RandomAccessFile>(std::make_unique<PosixRandomAccessFile>(path, fd));
+  }
+
+  Result<bool> FileExists(const std::string& path) override {
+    if (::access(path.c_str(), F_OK) == 0) return true;
+    if (errno == ENOENT) return false;
+    return Errno("access", path);
+  }
+
+  Result<std::uint64_t> FileSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Errno("stat", path);
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return Errno("rename", from + " -> " + to);
+    return Status::Ok();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return Errno("unlink", path);
+    return Status::Ok();
+  }
+
+  Status Truncate(const std::string& path, std::uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) return Errno("truncate", path);
+    return Status::Ok();
+  }
+
+  Status CreateDirs(const std::string& dir) override {
+    if (dir.empty() || dir == "." || dir == "/") return Status::Ok();
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Ok();
+      return Status::InvalidArgument(fmt::format("{} exists and is not a directory", dir));
+    }
+    KV_RETURN_IF_ERROR(CreateDirs(DirName(dir)));
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno("mkdir", dir);
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return Errno("opendir", dir);
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      struct stat st;
+      if (::stat(JoinPath(dir, name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+      names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Errno("open directory", dir);
+    Status s;
+    if (::fsync(fd) != 0) s = Errno("fsync directory", dir);
+    ::close(fd);
+    return s;
+  }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    {
+      std::lock_guard lock(LockedMutex());
+      if (!LockedPaths().insert(path).second) {
+        return Status::Busy(fmt::format("lock {} is already held by this process", path));
+      }
+    }
+    auto unregister = [&] {
+      std::lock_guard lock(LockedMutex());
+      LockedPaths().erase(path);
+    };
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      Status s = Errno("open lock file", path);
+      unregister();
+      return s;
+    }
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_SETLK, &fl) != 0) {
+      Status s = (errno == EACCES || errno == EAGAIN)
+                     ? Status::Busy(fmt::format("lock {} is held by another process", path))
+                     : Errno("lock", path);
+      ::close(fd);
+      unregister();
+      return s;
+    }
+    return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(path, fd));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<FileSystem> NewPosixFileSystem() { return std::make_unique<PosixFileSystem>(); }
+
+}  // namespace kv

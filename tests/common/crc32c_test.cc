@@ -1,0 +1,76 @@
+#include "common/crc32c.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <string>
+
+namespace kv {
+namespace {
+
+std::string Bytes(std::initializer_list<int> values) {
+  std::string s;
+  for (int v : values) s.push_back(static_cast<char>(v));
+  return s;
+}
+
+// RFC 3720, appendix B.4 (iSCSI), and the common check value for "123456789".
+TEST(Crc32c, Rfc3720TestVectors) {
+  std::string zeros(32, '\0');
+  std::string ones(32, '\xff');
+  std::string ascending(32, '\0');
+  std::string descending(32, '\0');
+  for (int i = 0; i < 32; ++i) {
+    ascending[i] = static_cast<char>(i);
+    descending[i] = static_cast<char>(31 - i);
+  }
+  // An iSCSI SCSI Read (10) command PDU.
+  std::string pdu = Bytes({0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                           0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
+                           0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x18, 0x28, 0x00, 0x00, 0x00,
+                           0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00});
+  EXPECT_EQ(crc32c::Value(zeros), 0x8a9136aau);
+  EXPECT_EQ(crc32c::Value(ones), 0x62a8ab43u);
+  EXPECT_EQ(crc32c::Value(ascending), 0x46dd794eu);
+  EXPECT_EQ(crc32c::Value(descending), 0x113fdb5cu);
+  EXPECT_EQ(crc32c::Value(pdu), 0xd9963a56u);
+  EXPECT_EQ(crc32c::Value("123456789"), 0xe3069283u);
+  EXPECT_EQ(crc32c::ExtendPortable(0, zeros), 0x8a9136aau);
+  EXPECT_EQ(crc32c::ExtendPortable(0, pdu), 0xd9963a56u);
+}
+
+TEST(Crc32c, ExtendEqualsValueOfConcatenation) {
+  EXPECT_EQ(crc32c::Value("hello world"), crc32c::Extend(crc32c::Value("hello "), "world"));
+}
+
+TEST(Crc32c, MaskRoundTripsAndChangesValue) {
+  std::uint32_t crc = crc32c::Value("foo");
+  EXPECT_NE(crc32c::Mask(crc), crc);
+  EXPECT_NE(crc32c::Mask(crc32c::Mask(crc)), crc);
+  EXPECT_EQ(crc32c::Unmask(crc32c::Mask(crc)), crc);
+  EXPECT_EQ(crc32c::Unmask(crc32c::Unmask(crc32c::Mask(crc32c::Mask(crc)))), crc);
+}
+
+RC_GTEST_PROP(Crc32cProperty, HardwareAndPortableAgree, (std::string data, std::uint32_t seed)) {
+  if (!crc32c::HardwareAvailable()) {
+    RC_SUCCEED("no SSE4.2 on this CPU: only the portable path exists");
+  }
+  RC_ASSERT(crc32c::ExtendHardware(seed, data) == crc32c::ExtendPortable(seed, data));
+}
+
+RC_GTEST_PROP(Crc32cProperty, SplitAnywhereGivesSameCrc, (std::string data)) {
+  auto cut = *rc::gen::inRange<std::size_t>(0, data.size() + 1);
+  std::string_view v(data);
+  RC_ASSERT(crc32c::Extend(crc32c::Value(v.substr(0, cut)), v.substr(cut)) == crc32c::Value(v));
+}
+
+RC_GTEST_PROP(Crc32cProperty, DetectsEverySingleBitFlip, (std::string data)) {
+  RC_PRE(!data.empty());
+  auto bit = *rc::gen::inRange<std::size_t>(0, data.size() * 8);
+  std::string flipped = data;
+  flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
+  RC_ASSERT(crc32c::Value(flipped) != crc32c::Value(data));
+}
+
+}  // namespace
+}  // namespace kv

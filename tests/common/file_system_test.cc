@@ -1,0 +1,404 @@
+// Tests of the FileSystem contract (common/file_system.h), run unchanged against every
+// implementation: the real disk (PosixFileSystem, in a fresh temporary directory per test) and the
+// in-memory double (MemFileSystem). A behaviour the crash tests rely on must hold for both, or a
+// test that passes in memory could fail on disk.
+//
+// Also tests the free helpers JoinPath, DirName, BaseName, ReadFileToString and
+// WriteFileAtomically.
+#include "common/file_system.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/mem_file_system.h"
+#include "common/posix_file_system.h"
+#include "common/testing/status_matchers.h"
+
+namespace kv {
+namespace {
+
+enum class Impl { kPosix, kMem };
+
+std::string ImplName(const ::testing::TestParamInfo<Impl>& info) {
+  return info.param == Impl::kPosix ? "Posix" : "Mem";
+}
+
+// Creates `path` (truncating it) holding exactly `data`, and closes it.
+Status WriteWholeFile(FileSystem& fs, const std::string& path, std::string_view data) {
+  KV_ASSIGN_OR_RETURN(auto file, fs.NewWritableFile(path));
+  KV_RETURN_IF_ERROR(file->Append(data));
+  return file->Close();
+}
+
+std::vector<std::string> Sorted(std::vector<std::string> names) {
+  std::ranges::sort(names);
+  return names;
+}
+
+class FileSystemTest : public ::testing::TestWithParam<Impl> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Impl::kPosix) {
+      std::string templ = ::testing::TempDir() + "kv_file_system_test_XXXXXX";
+      ASSERT_NE(::mkdtemp(templ.data()), nullptr) << "mkdtemp: " << std::strerror(errno);
+      root_ = templ;
+      fs_ = NewPosixFileSystem();
+    } else {
+      root_ = "/mem_root";
+      fs_ = NewMemFileSystem();
+      ASSERT_OK(fs_->CreateDirs(root_));
+    }
+  }
+
+  void TearDown() override {
+    if (GetParam() == Impl::kPosix && !root_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(root_, ec);
+      EXPECT_FALSE(ec) << "removing " << root_ << ": " << ec.message();
+    }
+  }
+
+  std::string Path(std::string_view name) const { return JoinPath(root_, name); }
+
+  std::string root_;
+  std::unique_ptr<FileSystem> fs_;
+};
+
+TEST_P(FileSystemTest, AppendFlushSync_ReadBackReturnsEveryByte) {
+  const std::string path = Path("data");
+  const std::string binary("zero\0byte\0\xff", 11);  // Embedded NULs and a high byte.
+  {
+    ASSERT_OK_AND_ASSIGN(auto file, fs_->NewWritableFile(path));
+    EXPECT_EQ(file->Size(), 0u);
+    ASSERT_OK(file->Append("hello "));
+    ASSERT_OK(file->Flush());
+    ASSERT_OK(file->Append(binary));
+    ASSERT_OK(file->Sync());
+    ASSERT_OK(file->Append("!"));
+    EXPECT_EQ(file->Size(), 6 + binary.size() + 1);
+    ASSERT_OK(file->Close());
+  }
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "hello " + binary + "!");
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, fs_->FileSize(path));
+  EXPECT_EQ(size, contents.size());
+}
+
+TEST_P(FileSystemTest, WritableFile_AfterClose_FurtherAppendsFail) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewWritableFile(Path("closed")));
+  ASSERT_OK(file->Append("abc"));
+  ASSERT_OK(file->Close());
+  EXPECT_FALSE(file->Append("def").ok());
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, Path("closed")));
+  EXPECT_EQ(contents, "abc");
+}
+
+TEST_P(FileSystemTest, NewWritableFile_ExistingFile_IsTruncated) {
+  const std::string path = Path("f");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "old contents that are long"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto file, fs_->NewWritableFile(path));
+    EXPECT_EQ(file->Size(), 0u);
+    ASSERT_OK_AND_ASSIGN(std::uint64_t size_while_open, fs_->FileSize(path));
+    EXPECT_EQ(size_while_open, 0u);
+    ASSERT_OK(file->Append("new"));
+    ASSERT_OK(file->Close());
+  }
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "new");
+}
+
+TEST_P(FileSystemTest, NewAppendableFile_ExistingFile_AppendsAtEndAndReportsSize) {
+  const std::string path = Path("log");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "first;"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto file, fs_->NewAppendableFile(path));
+    EXPECT_EQ(file->Size(), 6u);
+    ASSERT_OK(file->Append("second;"));
+    EXPECT_EQ(file->Size(), 13u);
+    ASSERT_OK(file->Sync());
+    ASSERT_OK(file->Close());
+  }
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "first;second;");
+}
+
+TEST_P(FileSystemTest, NewAppendableFile_MissingFile_IsCreatedEmpty) {
+  const std::string path = Path("fresh");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewAppendableFile(path));
+  EXPECT_EQ(file->Size(), 0u);
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
+  EXPECT_TRUE(exists);
+  ASSERT_OK(file->Append("x"));
+  ASSERT_OK(file->Close());
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "x");
+}
+
+TEST_P(FileSystemTest, Read_AtOffsets_ShortAtEndOfFileAndEmptyPastIt) {
+  const std::string path = Path("r");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "hello world"));  // 11 bytes.
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomAccessFile(path));
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+  EXPECT_EQ(size, 11u);
+
+  std::string buf(5, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(0, buf));
+  EXPECT_EQ(n, 5u);
+  EXPECT_EQ(buf, "hello");
+
+  ASSERT_OK_AND_ASSIGN(n, file->Read(6, buf));
+  EXPECT_EQ(n, 5u);
+  EXPECT_EQ(buf, "world");
+
+  buf.assign(10, '?');
+  ASSERT_OK_AND_ASSIGN(n, file->Read(8, buf));  // Only 3 bytes are left.
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(buf.substr(0, n), "rld");
+
+  ASSERT_OK_AND_ASSIGN(n, file->Read(11, buf));  // Exactly at the end.
+  EXPECT_EQ(n, 0u);
+  ASSERT_OK_AND_ASSIGN(n, file->Read(1000, buf));  // Past the end.
+  EXPECT_EQ(n, 0u);
+  ASSERT_OK_AND_ASSIGN(n, file->Read(3, std::span<char>()));  // An empty buffer.
+  EXPECT_EQ(n, 0u);
+}
+
+TEST_P(FileSystemTest, NewRandomAccessFile_MissingFile_IsNotFound) {
+  EXPECT_STATUS(fs_->NewRandomAccessFile(Path("missing")), StatusCode::kNotFound);
+}
+
+TEST_P(FileSystemTest, FileExistsAndFileSize_FollowTheFile) {
+  const std::string path = Path("f");
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
+  EXPECT_FALSE(exists);
+  EXPECT_STATUS(fs_->FileSize(path), StatusCode::kNotFound);
+
+  ASSERT_OK(WriteWholeFile(*fs_, path, "1234567"));
+  ASSERT_OK_AND_ASSIGN(exists, fs_->FileExists(path));
+  EXPECT_TRUE(exists);
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, fs_->FileSize(path));
+  EXPECT_EQ(size, 7u);
+
+  ASSERT_OK(WriteWholeFile(*fs_, path, ""));
+  ASSERT_OK_AND_ASSIGN(size, fs_->FileSize(path));
+  EXPECT_EQ(size, 0u);
+}
+
+TEST_P(FileSystemTest, Rename_ExistingTarget_IsReplaced) {
+  const std::string from = Path("from");
+  const std::string to = Path("to");
+  ASSERT_OK(WriteWholeFile(*fs_, from, "new"));
+  ASSERT_OK(WriteWholeFile(*fs_, to, "old and longer"));
+  ASSERT_OK(fs_->Rename(from, to));
+
+  ASSERT_OK_AND_ASSIGN(bool from_exists, fs_->FileExists(from));
+  EXPECT_FALSE(from_exists);
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, to));
+  EXPECT_EQ(contents, "new");
+  ASSERT_OK_AND_ASSIGN(auto names, fs_->ListDir(root_));
+  EXPECT_EQ(names, std::vector<std::string>{"to"});
+}
+
+TEST_P(FileSystemTest, Rename_MissingSource_IsNotFound) {
+  EXPECT_STATUS(fs_->Rename(Path("missing"), Path("to")), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(Path("to")));
+  EXPECT_FALSE(exists);
+}
+
+TEST_P(FileSystemTest, RemoveFile_FileIsGone_AndRemovingMissingFileIsNotFound) {
+  const std::string path = Path("doomed");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "x"));
+  ASSERT_OK(fs_->RemoveFile(path));
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
+  EXPECT_FALSE(exists);
+  EXPECT_STATUS(fs_->RemoveFile(path), StatusCode::kNotFound);
+  EXPECT_STATUS(fs_->RemoveFile(Path("never_existed")), StatusCode::kNotFound);
+}
+
+TEST_P(FileSystemTest, Truncate_ShortensFileToPrefix) {
+  const std::string path = Path("t");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "abcdefgh"));
+  ASSERT_OK(fs_->Truncate(path, 3));
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, fs_->FileSize(path));
+  EXPECT_EQ(size, 3u);
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "abc");
+
+  ASSERT_OK(fs_->Truncate(path, 0));
+  ASSERT_OK_AND_ASSIGN(contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "");
+}
+
+TEST_P(FileSystemTest, CreateDirs_NestedMissingParents_CreatedAndIdempotent) {
+  const std::string deep = Path("a/b/c");
+  ASSERT_OK(fs_->CreateDirs(deep));
+  ASSERT_OK(fs_->CreateDirs(deep));          // Again: already exists.
+  ASSERT_OK(fs_->CreateDirs(Path("a/b")));   // A parent that exists.
+  ASSERT_OK(fs_->CreateDirs(Path("a/b2")));  // A sibling under an existing parent.
+
+  ASSERT_OK(WriteWholeFile(*fs_, JoinPath(deep, "leaf"), "leaf"));
+  ASSERT_OK(WriteWholeFile(*fs_, Path("a/b2/other"), "other"));
+  ASSERT_OK_AND_ASSIGN(auto names, fs_->ListDir(deep));
+  EXPECT_EQ(names, std::vector<std::string>{"leaf"});
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, JoinPath(deep, "leaf")));
+  EXPECT_EQ(contents, "leaf");
+}
+
+TEST_P(FileSystemTest, ListDir_ListsFileNamesButNotSubdirectories) {
+  ASSERT_OK_AND_ASSIGN(auto empty, fs_->ListDir(root_));
+  EXPECT_TRUE(empty.empty());
+
+  ASSERT_OK(WriteWholeFile(*fs_, Path("one"), "1"));
+  ASSERT_OK(WriteWholeFile(*fs_, Path("two"), "2"));
+  ASSERT_OK(fs_->CreateDirs(Path("sub")));
+  ASSERT_OK(WriteWholeFile(*fs_, Path("sub/nested"), "3"));
+
+  ASSERT_OK_AND_ASSIGN(auto names, fs_->ListDir(root_));
+  EXPECT_EQ(Sorted(names), (std::vector<std::string>{"one", "two"}));
+  ASSERT_OK_AND_ASSIGN(auto sub_names, fs_->ListDir(Path("sub")));
+  EXPECT_EQ(sub_names, std::vector<std::string>{"nested"});
+}
+
+TEST_P(FileSystemTest, ListDir_MissingDirectory_IsNotFound) {
+  EXPECT_STATUS(fs_->ListDir(Path("no_such_dir")), StatusCode::kNotFound);
+}
+
+TEST_P(FileSystemTest, OpenForWriting_InMissingDirectory_IsNotFound) {
+  const std::string path = Path("no_such_dir/f");
+  EXPECT_STATUS(fs_->NewWritableFile(path), StatusCode::kNotFound);
+  EXPECT_STATUS(fs_->NewAppendableFile(path), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
+  EXPECT_FALSE(exists);
+}
+
+TEST_P(FileSystemTest, SyncDir_ExistingDirectorySucceeds_MissingIsNotFound) {
+  ASSERT_OK(WriteWholeFile(*fs_, Path("f"), "x"));
+  EXPECT_OK(fs_->SyncDir(root_));
+  ASSERT_OK(fs_->CreateDirs(Path("sub")));
+  EXPECT_OK(fs_->SyncDir(Path("sub")));
+  EXPECT_STATUS(fs_->SyncDir(Path("no_such_dir")), StatusCode::kNotFound);
+}
+
+TEST_P(FileSystemTest, LockFile_SecondLockIsBusy_UntilFirstIsReleased) {
+  const std::string path = Path("LOCK");
+  ASSERT_OK_AND_ASSIGN(auto lock, fs_->LockFile(path));
+  ASSERT_NE(lock, nullptr);
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
+  EXPECT_TRUE(exists);
+
+  EXPECT_STATUS(fs_->LockFile(path), StatusCode::kBusy);
+  EXPECT_STATUS(fs_->LockFile(path), StatusCode::kBusy);  // Still busy; a failure releases nothing.
+  // A different path is independent.
+  ASSERT_OK_AND_ASSIGN(auto other, fs_->LockFile(Path("OTHER_LOCK")));
+
+  lock.reset();
+  ASSERT_OK_AND_ASSIGN(auto again, fs_->LockFile(path));
+  EXPECT_NE(again, nullptr);
+  EXPECT_STATUS(fs_->LockFile(path), StatusCode::kBusy);
+}
+
+TEST_P(FileSystemTest, WritableFile_RenamedWhileOpen_KeepsWritingTheSameFile) {
+  const std::string old_path = Path("old_name");
+  const std::string new_path = Path("new_name");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewWritableFile(old_path));
+  ASSERT_OK(file->Append("before;"));
+  ASSERT_OK(file->Flush());
+  ASSERT_OK(fs_->Rename(old_path, new_path));
+  ASSERT_OK(file->Append("after;"));
+  ASSERT_OK(file->Sync());
+  EXPECT_EQ(file->Size(), 13u);
+  ASSERT_OK(file->Close());
+
+  ASSERT_OK_AND_ASSIGN(bool old_exists, fs_->FileExists(old_path));
+  EXPECT_FALSE(old_exists);
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, new_path));
+  EXPECT_EQ(contents, "before;after;");
+}
+
+TEST_P(FileSystemTest, ReadFileToString_ReadsWholeFile_MissingIsNotFound) {
+  std::string big(200 * 1024, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31 % 251);
+  ASSERT_OK(WriteWholeFile(*fs_, Path("big"), big));
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, Path("big")));
+  EXPECT_EQ(contents.size(), big.size());
+  EXPECT_TRUE(contents == big);  // Not EXPECT_EQ: a 200 KiB diff helps nobody.
+
+  ASSERT_OK(WriteWholeFile(*fs_, Path("empty"), ""));
+  ASSERT_OK_AND_ASSIGN(contents, ReadFileToString(*fs_, Path("empty")));
+  EXPECT_EQ(contents, "");
+
+  EXPECT_STATUS(ReadFileToString(*fs_, Path("missing")), StatusCode::kNotFound);
+}
+
+TEST_P(FileSystemTest, WriteFileAtomically_CreatesThenReplaces_LeavesNoTmpFile) {
+  const std::string path = Path("CURRENT");
+  ASSERT_OK(WriteFileAtomically(*fs_, path, "version 1"));
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "version 1");
+
+  ASSERT_OK(WriteFileAtomically(*fs_, path, "v2"));
+  ASSERT_OK_AND_ASSIGN(contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "v2");
+
+  ASSERT_OK_AND_ASSIGN(bool tmp_exists, fs_->FileExists(path + ".tmp"));
+  EXPECT_FALSE(tmp_exists);
+  ASSERT_OK_AND_ASSIGN(auto names, fs_->ListDir(root_));
+  EXPECT_EQ(names, std::vector<std::string>{"CURRENT"});
+}
+
+TEST_P(FileSystemTest, WriteFileAtomically_MissingDirectory_FailsAndCreatesNothing) {
+  const std::string path = Path("no_such_dir/CURRENT");
+  EXPECT_STATUS(WriteFileAtomically(*fs_, path, "x"), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
+  EXPECT_FALSE(exists);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllImpls, FileSystemTest, ::testing::Values(Impl::kPosix, Impl::kMem),
+                         ImplName);
+
+TEST(FilePath, JoinPath_AddsExactlyOneSeparator) {
+  EXPECT_EQ(JoinPath("a/b", "c"), "a/b/c");
+  EXPECT_EQ(JoinPath("a/b/", "c"), "a/b/c");
+  EXPECT_EQ(JoinPath("/", "c"), "/c");
+  EXPECT_EQ(JoinPath("", "c"), "c");
+  EXPECT_EQ(JoinPath("dir", "sub/file"), "dir/sub/file");
+}
+
+TEST(FilePath, DirName_DropsLastComponent) {
+  EXPECT_EQ(DirName("a/b/c"), "a/b");
+  EXPECT_EQ(DirName("a/b"), "a");
+  EXPECT_EQ(DirName("c"), ".");
+  EXPECT_EQ(DirName("/c"), "/");
+  EXPECT_EQ(DirName("/a/b"), "/a");
+}
+
+TEST(FilePath, BaseName_KeepsLastComponent) {
+  EXPECT_EQ(BaseName("a/b/c"), "c");
+  EXPECT_EQ(BaseName("c"), "c");
+  EXPECT_EQ(BaseName("/c"), "c");
+  EXPECT_EQ(BaseName("a/"), "");
+}
+
+TEST(FilePath, JoinPath_RoundTripsThroughDirNameAndBaseName) {
+  for (const auto& [dir, name] : std::vector<std::pair<std::string, std::string>>{
+           {"db", "CURRENT"}, {"/tmp/x", "000001.log"}, {"a/b/c", "d"}, {"/", "root_file"}}) {
+    const std::string path = JoinPath(dir, name);
+    EXPECT_EQ(DirName(path), dir) << path;
+    EXPECT_EQ(BaseName(path), name) << path;
+  }
+}
+
+}  // namespace
+}  // namespace kv

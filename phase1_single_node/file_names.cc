@@ -1,0 +1,33 @@
+#include "phase1_single_node/file_names.h"
+
+#include <fmt/format.h>
+
+namespace kv::phase1 {
+namespace {
+
+std::optional<std::uint64_t> ParseNumbered(std::string_view name, std::string_view prefix,
+                                           std::string_view suffix) {
+  if (!name.starts_with(prefix) || !name.ends_with(suffix)) return std::nullopt;
+  std::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 18) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string WalSegmentName(std::uint64_t number) { return fmt::format("wal-{:06}.log", number); }
+std::string CheckpointName(std::uint64_t n) { return fmt::format("checkpoint-{:06}.ckpt", n); }
+
+std::optional<std::uint64_t> ParseWalSegmentName(std::string_view name) {
+  return ParseNumbered(name, "wal-", ".log");
+}
+std::optional<std::uint64_t> ParseCheckpointName(std::string_view name) {
+  return ParseNumbered(name, "checkpoint-", ".ckpt");
+}
+
+}  // namespace kv::phase1

@@ -1,0 +1,343 @@
+#include "phase1_single_node/store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+#include "phase1_single_node/file_names.h"
+#include "phase1_single_node/mem_engine.h"
+
+namespace kv::phase1 {
+
+std::string RecoveryReport::Summary() const {
+  std::string out = checkpoint_file.empty()
+                        ? "no checkpoint"
+                        : fmt::format("checkpoint {} ({} keys @ts {})", BaseName(checkpoint_file),
+                                      checkpoint.entries, checkpoint.ts);
+  out +=
+      fmt::format("; replayed {} transactions from {} segment(s)", wal.transactions, wal.segments);
+  if (wal.incomplete > 0) out += fmt::format("; discarded {} uncommitted", wal.incomplete);
+  if (wal.torn_bytes > 0) {
+    out += fmt::format("; truncated torn tail of {} bytes in {}", wal.torn_bytes,
+                       BaseName(wal.torn_file));
+  }
+  if (!wal.repair_message.empty()) out += "; " + wal.repair_message;
+  return out;
+}
+
+Store::Store(FileSystem& fs, std::string dir, StoreOptions options)
+    : fs_(fs), dir_(std::move(dir)), options_(std::move(options)) {}
+
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(FileSystem& fs, std::string dir, StoreOptions options) {
+  if (!options.engine_factory) options.engine_factory = NewMemVersionedEngine;
+  std::unique_ptr<Store> store(new Store(fs, std::move(dir), std::move(options)));
+  KV_RETURN_IF_ERROR(store->Recover());
+  return store;
+}
+
+Status Store::Recover() {
+  KV_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
+  KV_ASSIGN_OR_RETURN(lock_, fs_.LockFile(JoinPath(dir_, kLockFileName)));
+  engine_ = options_.engine_factory();
+
+  KV_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
+  std::vector<std::uint64_t> segments, checkpoints;
+  for (const auto& name : names) {
+    if (name.ends_with(".tmp")) {
+      // A checkpoint that never got its name: it was never part of the store.
+      KV_RETURN_IF_ERROR(fs_.RemoveFile(JoinPath(dir_, name)));
+      recovery_.removed_files.push_back(name);
+    } else if (auto n = ParseWalSegmentName(name)) {
+      segments.push_back(*n);
+    } else if (auto c = ParseCheckpointName(name)) {
+      checkpoints.push_back(*c);
+    }
+  }
+  std::ranges::sort(segments);
+  std::ranges::sort(checkpoints);
+
+  // 1. The newest checkpoint. Older ones and the segments it covers are leftovers of a
+  //    checkpoint whose clean-up did not finish; they are removed below.
+  std::uint64_t first_segment = 0;
+  Timestamp checkpoint_ts = 0;
+  if (!checkpoints.empty()) {
+    recovery_.checkpoint_file = JoinPath(dir_, CheckpointName(checkpoints.back()));
+    // The entries are applied once the header has given their timestamp.
+    std::vector<Write> batch;
+    KV_ASSIGN_OR_RETURN(
+        recovery_.checkpoint,
+        ReadCheckpoint(fs_, recovery_.checkpoint_file, [&](std::string_view k, std::string_view v) {
+          batch.push_back(Write{std::string(k), std::string(v)});
+          return Status::Ok();
+        }));
+    checkpoint_ts = recovery_.checkpoint.ts;
+    first_segment = recovery_.checkpoint.first_segment;
+    if (checkpoint_ts == 0 && !batch.empty()) {
+      return Status::Corruption(
+          fmt::format("{}: checkpoint with entries has timestamp 0", recovery_.checkpoint_file));
+    }
+    if (!batch.empty()) KV_RETURN_IF_ERROR(engine_->Apply(batch, checkpoint_ts));
+    if (first_segment != checkpoints.back()) {
+      return Status::Corruption(fmt::format("{}: names segment {} but says {}",
+                                            recovery_.checkpoint_file, checkpoints.back(),
+                                            first_segment));
+    }
+  }
+
+  // 2. The log after it. Segments must be consecutive: a gap means a lost file.
+  std::vector<std::uint64_t> replay;
+  for (auto n : segments) {
+    if (n >= first_segment) replay.push_back(n);
+  }
+  for (std::size_t i = 1; i < replay.size(); ++i) {
+    if (replay[i] != replay[i - 1] + 1) {
+      return Status::Corruption(
+          fmt::format("{}: log segment {} is missing", dir_, WalSegmentName(replay[i - 1] + 1)));
+    }
+  }
+  KV_ASSIGN_OR_RETURN(recovery_.wal, ReplayWal(fs_, dir_, replay, checkpoint_ts, options_.repair,
+                                               [&](Timestamp ts, std::span<const Write> writes) {
+                                                 return engine_->Apply(writes, ts);
+                                               }));
+
+  Timestamp last = std::max(checkpoint_ts, recovery_.wal.last_commit_ts);
+  last_assigned_ts_ = last;
+  visible_ts_ = last;
+  next_txn_id_ = recovery_.wal.last_txn_id + 1;
+
+  // 3. A fresh segment for new commits, after every existing one.
+  std::uint64_t next_segment = std::max<std::uint64_t>(first_segment, 1);
+  if (!segments.empty()) next_segment = std::max(next_segment, segments.back() + 1);
+  KV_ASSIGN_OR_RETURN(wal_, WalWriter::Create(fs_, dir_, next_segment, options_.sync,
+                                              options_.sync_interval_micros));
+  return RemoveCoveredFiles(first_segment);
+}
+
+Status Store::RemoveCoveredFiles(std::uint64_t first_segment) {
+  KV_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
+  bool removed = false;
+  for (const auto& name : names) {
+    auto seg = ParseWalSegmentName(name);
+    auto ckpt = ParseCheckpointName(name);
+    if ((seg && *seg < first_segment) || (ckpt && *ckpt < first_segment)) {
+      KV_RETURN_IF_ERROR(fs_.RemoveFile(JoinPath(dir_, name)));
+      recovery_.removed_files.push_back(name);
+      removed = true;
+    }
+  }
+  return removed ? fs_.SyncDir(dir_) : Status::Ok();
+}
+
+TxnId Store::BeginTransaction() {
+  std::lock_guard lock(txns_mu_);
+  TxnId id = next_txn_id_++;
+  auto txn = std::make_shared<Txn>();
+  // Read under txns_mu_, so that a watermark computed later (also under txns_mu_) cannot pass
+  // this snapshot before it is registered.
+  txn->start_ts = visible_ts_.load();
+  snapshots_.insert(txn->start_ts);
+  txns_.emplace(id, std::move(txn));
+  return id;
+}
+
+Transaction Store::Begin() { return Transaction(this, BeginTransaction()); }
+
+Result<std::shared_ptr<Store::Txn>> Store::Find(TxnId txn) const {
+  std::lock_guard lock(txns_mu_);
+  auto it = txns_.find(txn);
+  if (it == txns_.end()) {
+    return Status::InvalidArgument(fmt::format("no active transaction {}", txn));
+  }
+  return it->second;
+}
+
+Result<std::shared_ptr<Store::Txn>> Store::Take(TxnId txn) {
+  std::lock_guard lock(txns_mu_);
+  auto it = txns_.find(txn);
+  if (it == txns_.end()) {
+    return Status::InvalidArgument(fmt::format("no active transaction {}", txn));
+  }
+  auto t = std::move(it->second);
+  txns_.erase(it);
+  snapshots_.erase(snapshots_.find(t->start_ts));
+  return t;
+}
+
+Timestamp Store::WatermarkLocked() const {
+  Timestamp w = visible_ts_.load();
+  if (!snapshots_.empty()) w = std::min(w, *snapshots_.begin());
+  return w;
+}
+
+Timestamp Store::Watermark() const {
+  std::lock_guard lock(txns_mu_);
+  return WatermarkLocked();
+}
+
+Result<std::optional<std::string>> Store::Get(TxnId txn, std::string_view key) {
+  KV_RETURN_IF_ERROR(ValidateKey(options_.limits, key));
+  KV_ASSIGN_OR_RETURN(auto t, Find(txn));
+  std::lock_guard lock(t->mu);
+  if (auto it = t->writes.find(key); it != t->writes.end()) return it->second;
+  if (!t->reads.contains(key)) t->reads.emplace(key);
+  return engine_->Get(key, t->start_ts);
+}
+
+Status Store::Put(TxnId txn, std::string_view key, std::string_view value) {
+  KV_RETURN_IF_ERROR(ValidateKey(options_.limits, key));
+  KV_RETURN_IF_ERROR(ValidateValue(options_.limits, value));
+  KV_ASSIGN_OR_RETURN(auto t, Find(txn));
+  std::lock_guard lock(t->mu);
+  t->writes.insert_or_assign(std::string(key), std::optional<std::string>(value));
+  return Status::Ok();
+}
+
+Status Store::Delete(TxnId txn, std::string_view key) {
+  KV_RETURN_IF_ERROR(ValidateKey(options_.limits, key));
+  KV_ASSIGN_OR_RETURN(auto t, Find(txn));
+  std::lock_guard lock(t->mu);
+  t->writes.insert_or_assign(std::string(key), std::nullopt);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> Store::ReadSet(TxnId txn) const {
+  KV_ASSIGN_OR_RETURN(auto t, Find(txn));
+  std::lock_guard lock(t->mu);
+  return std::vector<std::string>(t->reads.begin(), t->reads.end());
+}
+
+Status Store::Abort(TxnId txn) {
+  KV_ASSIGN_OR_RETURN(auto t, Take(txn));
+  ++aborts_;
+  return Status::Ok();
+}
+
+Status Store::Commit(TxnId txn) {
+  KV_ASSIGN_OR_RETURN(auto t, Take(txn));
+  std::lock_guard txn_lock(t->mu);
+  if (t->writes.empty()) {  // Read-only: nothing to check or log.
+    ++commits_;
+    return Status::Ok();
+  }
+  if (Status e = wal_->error(); !e.ok()) {
+    ++aborts_;
+    return Status::Aborted("the store stopped taking writes after: " + e.ToString());
+  }
+
+  std::vector<Write> writes;
+  writes.reserve(t->writes.size());
+  for (auto& [key, value] : t->writes) writes.push_back(Write{key, std::move(value)});
+
+  WalWriter::Ticket ticket;
+  Timestamp commit_ts = 0;
+  {
+    std::lock_guard lock(commit_mu_);
+    // First committer wins: any version newer than our snapshot was committed by a transaction
+    // that overlapped us. (It may not be durable yet; it still came first.)
+    for (const Write& w : writes) {
+      KV_ASSIGN_OR_RETURN(Timestamp latest, engine_->LatestVersion(w.key));
+      if (latest > t->start_ts) {
+        ++conflicts_;
+        return Status::Conflict(fmt::format(
+            "write-write conflict on key '{}': committed at ts {} after this transaction's "
+            "snapshot at ts {}",
+            w.key, latest, t->start_ts));
+      }
+    }
+    commit_ts = ++last_assigned_ts_;
+    // Invisible until visible_ts_ reaches commit_ts, which happens only once it is durable.
+    KV_RETURN_IF_ERROR(engine_->Apply(writes, commit_ts));
+    EncodeTransaction(ticket.bytes, txn, commit_ts, writes);
+    ticket.on_durable = [this, commit_ts] { visible_ts_.store(commit_ts); };
+    wal_->Push(ticket);  // Under commit_mu_: the log order is the timestamp order.
+  }
+  Status s = wal_->Await(ticket);
+  if (!s.ok()) {
+    ++aborts_;
+    return s.WithContext(
+        fmt::format("commit of transaction {} failed; the store refuses writes "
+                    "until reopened",
+                    txn));
+  }
+  ++commits_;
+  Timestamp watermark = Watermark();
+  for (const Write& w : writes) engine_->Prune(w.key, watermark);
+  return Status::Ok();
+}
+
+Status Store::Checkpoint() {
+  std::lock_guard checkpoint_lock(checkpoint_mu_);
+  WalWriter::Ticket rotate;
+  rotate.kind = WalWriter::Ticket::Kind::kRotate;
+  Timestamp ts = 0;
+  {
+    std::lock_guard lock(commit_mu_);
+    ts = last_assigned_ts_;
+    // Pin the snapshot before anything can prune past it: every watermark is <= visible_ts_ <=
+    // last_assigned_ts_ = ts from here on.
+    std::lock_guard txns_lock(txns_mu_);
+    snapshots_.insert(ts);
+    wal_->Push(rotate);
+  }
+  auto unpin = [&] {
+    std::lock_guard txns_lock(txns_mu_);
+    snapshots_.erase(snapshots_.find(ts));
+  };
+  Status s = wal_->Await(rotate);
+  // Every commit up to ts is in the segments before rotate.new_segment, and durable.
+  if (s.ok()) s = WriteCheckpoint(fs_, dir_, *engine_, ts, rotate.new_segment);
+  unpin();
+  KV_RETURN_IF_ERROR(s);
+  ++checkpoints_;
+  KV_RETURN_IF_ERROR(RemoveCoveredFiles(rotate.new_segment));
+  engine_->PruneAll(Watermark());
+  return Status::Ok();
+}
+
+StoreStats Store::stats() const {
+  StoreStats s;
+  s.visible_ts = visible_ts_.load();
+  {
+    std::lock_guard lock(txns_mu_);
+    s.active_transactions = txns_.size();
+  }
+  s.commits = commits_.load();
+  s.conflicts = conflicts_.load();
+  s.aborts = aborts_.load();
+  s.checkpoints = checkpoints_.load();
+  s.wal_syncs = wal_->syncs();
+  s.wal_segment = wal_->current_segment();
+  s.engine = engine_->stats();
+  s.error = wal_->error();
+  return s;
+}
+
+// --- Transaction ---
+
+Transaction::Transaction(Transaction&& other) noexcept
+    : store_(std::exchange(other.store_, nullptr)), id_(other.id_) {}
+
+Transaction& Transaction::operator=(Transaction&& other) noexcept {
+  if (this != &other) {
+    Abort();
+    store_ = std::exchange(other.store_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+Transaction::~Transaction() { Abort(); }
+
+Status Transaction::Commit() {
+  KV_CHECK(store_ != nullptr, "Commit on an ended transaction");
+  return std::exchange(store_, nullptr)->Commit(id_);
+}
+
+void Transaction::Abort() {
+  if (store_ != nullptr) (void)std::exchange(store_, nullptr)->Abort(id_);
+}
+
+}  // namespace kv::phase1

@@ -1,0 +1,156 @@
+// The write-ahead log: what makes a committed transaction durable and atomic.
+//
+// A committing transaction writes one WAL record per put or delete and then a commit record, all
+// carrying its transaction id and commit timestamp, framed and checksummed by record_log.h. On
+// recovery a transaction counts only if its commit record is there, so a crash in the middle of
+// writing one leaves no trace of it. Byte layout: docs/formats/wal.md.
+//
+// The log is a sequence of segment files wal-NNNNNN.log in the store's directory. A checkpoint
+// starts a new segment; segments older than the newest durable checkpoint are deleted.
+//
+// Group commit (WalWriter::Commit): committers queue up; the first in the queue becomes the
+// leader, writes the bytes of everyone queued behind it with one Append and makes them durable
+// with one Sync, then wakes them all. Concurrent committers thus share one fdatasync.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/file_system.h"
+#include "common/status.h"
+#include "phase1_single_node/versioned_engine.h"
+
+namespace kv::phase1 {
+
+using TxnId = std::uint64_t;
+
+enum class WalRecordType : std::uint8_t { kPut = 1, kDelete = 2, kCommit = 3 };
+
+// One decoded WAL record. For kPut key and value are set; for kDelete the key; for kCommit
+// neither. `key`/`value` point into the buffer that was decoded.
+struct WalRecord {
+  WalRecordType type;
+  TxnId txn_id;
+  Timestamp commit_ts;
+  std::string_view key;
+  std::string_view value;
+};
+
+// Appends the framed records of one transaction (its writes, then its commit record) to `dst`.
+void EncodeTransaction(std::string& dst, TxnId txn, Timestamp commit_ts,
+                       std::span<const Write> writes);
+// Decodes the payload of one framed record. kCorruption for an unknown type, a truncated field
+// or trailing bytes; never reads outside `payload`.
+Result<WalRecord> DecodeWalRecord(std::string_view payload);
+
+// When a commit counts as done.
+enum class SyncPolicy {
+  kAlways,    // After fdatasync of its record (the default): survives a power cut.
+  kPeriodic,  // After the write; a background thread syncs every sync_interval.
+  kNone,      // After the write; never synced by the log (the OS writes it back eventually).
+};
+
+// Appends to the current segment with group commit. Thread-safe.
+class WalWriter {
+ public:
+  // Creates segment `first_segment` in `dir` (making its name durable) and starts the periodic
+  // syncer if the policy asks for one.
+  static Result<std::unique_ptr<WalWriter>> Create(FileSystem& fs, std::string dir,
+                                                   std::uint64_t first_segment, SyncPolicy policy,
+                                                   std::uint64_t sync_interval_micros);
+  ~WalWriter();
+
+  // A request waiting in the group-commit queue. Push() it, then Await() it.
+  struct Ticket {
+    enum class Kind { kCommit, kSync, kRotate };
+    Kind kind = Kind::kCommit;
+    std::string bytes;
+    std::function<void()> on_durable;
+    bool done = false;  // GUARDED_BY(WalWriter::mu_)
+    Status status;      // GUARDED_BY(WalWriter::mu_)
+    std::uint64_t new_segment = 0;
+  };
+
+  // Queues `ticket`. Tickets are written in the order they were pushed, so a caller that pushes
+  // under its own lock fixes the log order without holding that lock while waiting.
+  // `on_durable` runs under the log's lock, in log order, once the ticket's bytes are as durable
+  // as the policy says: fdatasync'ed (kAlways) or written (kPeriodic, kNone).
+  // REQUIRES: `ticket` stays alive until Await() returns.
+  void Push(Ticket& ticket);
+  // Waits until `ticket` has been handled, leading the next group if it reaches the front.
+  // On failure the log enters its error state: this and every later ticket fail with the first
+  // error (kIOError or kNoSpace) and their `on_durable` does not run.
+  Status Await(Ticket& ticket);
+
+  // Push + Await of one commit.
+  Status Commit(std::string bytes, std::function<void()> on_durable);
+  // Syncs the current segment, then starts segment `current + 1` and makes its name durable.
+  // Returns the new segment's number. Tickets pushed before it go to the old segment.
+  Result<std::uint64_t> Rotate();
+  // Forces a sync of everything written so far.
+  Status Sync();
+
+  // The first error the log hit, or OK.
+  Status error() const;
+  std::uint64_t current_segment() const;
+  std::uint64_t syncs() const;  // fdatasync calls made, for the group-commit benchmark.
+  std::uint64_t commits_written() const;
+
+ private:
+  WalWriter(FileSystem& fs, std::string dir, SyncPolicy policy, std::uint64_t interval);
+  Status OpenSegment(std::uint64_t number);  // REQUIRES: caller is the leader (owns the file).
+  void PeriodicSyncLoop();
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const SyncPolicy policy_;
+  const std::uint64_t sync_interval_micros_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Ticket*> queue_;           // GUARDED_BY(mu_); front() is the leader.
+  std::unique_ptr<WritableFile> file_;  // Only the leader touches it (outside mu_).
+  std::uint64_t segment_ = 0;           // GUARDED_BY(mu_)
+  Status error_;                        // GUARDED_BY(mu_)
+  std::uint64_t syncs_ = 0;             // GUARDED_BY(mu_)
+  std::uint64_t commits_ = 0;           // GUARDED_BY(mu_)
+  bool stopping_ = false;               // GUARDED_BY(mu_)
+  std::thread syncer_;
+};
+
+// What replaying the log found.
+struct WalReplayReport {
+  std::uint64_t segments = 0;
+  std::uint64_t records = 0;
+  std::uint64_t transactions = 0;    // Committed transactions applied.
+  std::uint64_t skipped = 0;         // Committed transactions already in the checkpoint.
+  std::uint64_t incomplete = 0;      // Transactions without a commit record (discarded).
+  std::uint64_t torn_bytes = 0;      // Bytes cut off a torn tail.
+  std::string torn_file;             // The segment whose tail was cut, if any.
+  std::uint64_t repaired_bytes = 0;  // Bytes discarded by repair after corruption.
+  std::string repair_message;
+  Timestamp last_commit_ts = 0;
+  TxnId last_txn_id = 0;
+};
+
+// Replays segments `segments` (numbers, ascending) of `dir` in order, calling `apply` for every
+// committed transaction with commit timestamp > `after_ts`. A torn tail of the last segment is
+// truncated and reported. Any other damage is kCorruption naming the file and offset, unless
+// `repair` is set: then the log is truncated at the damage, everything after it is discarded,
+// and the report says what was lost.
+Result<WalReplayReport> ReplayWal(
+    FileSystem& fs, const std::string& dir, const std::vector<std::uint64_t>& segments,
+    Timestamp after_ts, bool repair,
+    const std::function<Status(Timestamp, std::span<const Write>)>& apply);
+
+}  // namespace kv::phase1

@@ -14,10 +14,19 @@ function(kv_add_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} kv::testing GTest::gmock GTest::gtest_main rapidcheck kv::warnings)
+  # gtest_discover_tests flattens a list given in PROPERTIES (only the first label would stick),
+  # so the labels and the timeout are set by a script of our own that CTest runs after the
+  # discovery script has defined the list of tests.
   gtest_discover_tests(${T_NAME}
     DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+    TEST_LIST ${T_NAME}_TESTS)
+  set(properties_file "${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_properties.cmake")
+  file(WRITE "${properties_file}"
+    "if(${T_NAME}_TESTS)\n"
+    "  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS}\" TIMEOUT ${T_TIMEOUT})\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${properties_file}")
   foreach(label IN LISTS T_LABELS)
     if(NOT TARGET tests_${label})
       add_custom_target(tests_${label})

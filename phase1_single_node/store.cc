@@ -108,9 +108,22 @@ Status Store::Recover() {
   visible_ts_ = last;
   next_txn_id_ = recovery_.wal.last_txn_id + 1;
 
-  // 3. A fresh segment for new commits, after every existing one.
+  // 3. Make what was replayed durable before anything is logged after it. A previous run may
+  //    have left bytes it never synced (a failed fdatasync, SyncPolicy::kNone); readers are about
+  //    to see them, so a power cut must not take them away from under later, synced commits.
+  //    Repair may have removed segments, so list them again.
+  KV_ASSIGN_OR_RETURN(names, fs_.ListDir(dir_));
   std::uint64_t next_segment = std::max<std::uint64_t>(first_segment, 1);
-  if (!segments.empty()) next_segment = std::max(next_segment, segments.back() + 1);
+  for (const auto& name : names) {
+    auto n = ParseWalSegmentName(name);
+    if (!n || *n < first_segment) continue;
+    next_segment = std::max(next_segment, *n + 1);
+    KV_ASSIGN_OR_RETURN(auto file, fs_.NewAppendableFile(JoinPath(dir_, name)));
+    KV_RETURN_IF_ERROR(file->Sync());
+    KV_RETURN_IF_ERROR(file->Close());
+  }
+  // 4. A fresh segment for new commits, after every existing one (its creation syncs the
+  //    directory, which also makes a repair's removals durable).
   KV_ASSIGN_OR_RETURN(wal_, WalWriter::Create(fs_, dir_, next_segment, options_.sync,
                                               options_.sync_interval_micros));
   return RemoveCoveredFiles(first_segment);
@@ -162,8 +175,12 @@ Result<std::shared_ptr<Store::Txn>> Store::Take(TxnId txn) {
   }
   auto t = std::move(it->second);
   txns_.erase(it);
-  snapshots_.erase(snapshots_.find(t->start_ts));
   return t;
+}
+
+void Store::ReleaseSnapshot(Timestamp start_ts) {
+  std::lock_guard lock(txns_mu_);
+  snapshots_.erase(snapshots_.find(start_ts));
 }
 
 Timestamp Store::WatermarkLocked() const {
@@ -211,12 +228,22 @@ Result<std::vector<std::string>> Store::ReadSet(TxnId txn) const {
 
 Status Store::Abort(TxnId txn) {
   KV_ASSIGN_OR_RETURN(auto t, Take(txn));
+  ReleaseSnapshot(t->start_ts);
   ++aborts_;
   return Status::Ok();
 }
 
 Status Store::Commit(TxnId txn) {
   KV_ASSIGN_OR_RETURN(auto t, Take(txn));
+  // The snapshot stays registered until the conflict check is done. Released earlier, a
+  // concurrent commit could prune a tombstone newer than our snapshot (the newest version of a
+  // deleted key is dropped once no reader needs it) and the check below would miss the conflict:
+  // a lost update that the transaction tests found.
+  struct Release {
+    Store* store;
+    Timestamp ts;
+    ~Release() { store->ReleaseSnapshot(ts); }
+  } release{this, t->start_ts};
   std::lock_guard txn_lock(t->mu);
   if (t->writes.empty()) {  // Read-only: nothing to check or log.
     ++commits_;

@@ -138,8 +138,10 @@ class Store {
   Store(FileSystem& fs, std::string dir, StoreOptions options);
   Status Recover();
   Result<std::shared_ptr<Txn>> Find(TxnId txn) const;
-  // Removes the transaction from the table and from the active snapshots.
+  // Removes the transaction from the table, so no other call can use it. Its snapshot stays
+  // registered (holding back garbage collection) until ReleaseSnapshot().
   Result<std::shared_ptr<Txn>> Take(TxnId txn);
+  void ReleaseSnapshot(Timestamp start_ts);
   // The oldest timestamp any reader may still read at. REQUIRES: txns_mu_ held.
   Timestamp WatermarkLocked() const;
   Timestamp Watermark() const;

@@ -9,7 +9,8 @@ set -euo pipefail
 # Build tools.
 packages=(
   cmake ninja-build g++ make pkg-config ccache
-  clang clang-format clang-tidy libclang-rt-14-dev  # fuzzer targets, formatting, lint
+  clang-format clang-tidy                           # formatting, lint
+  clang-19 libclang-rt-19-dev                       # libFuzzer targets (scripts/fuzz.sh)
 )
 # Libraries, each found by CMake with find_package.
 packages+=(

@@ -40,16 +40,15 @@ Result<Timestamp> MemVersionedEngine::LatestVersion(std::string_view key) const 
   return it == stripe.map.end() ? Timestamp{0} : it->second.back().ts;
 }
 
-Status MemVersionedEngine::Apply(std::span<const Write> writes, Timestamp commit_ts) {
-  for (const Write& w : writes) {
+Status MemVersionedEngine::Apply(std::span<Write> writes, Timestamp commit_ts) {
+  for (Write& w : writes) {
     Stripe& stripe = StripeFor(w.key);
     std::unique_lock lock(stripe.mu);
-    auto it = stripe.map.find(w.key);
-    if (it == stripe.map.end()) it = stripe.map.emplace(w.key, Chain{}).first;
-    Chain& chain = it->second;
+    Chain& chain = stripe.map.try_emplace(w.key).first->second;  // One lookup; copies the key
+                                                                 // only when it is new.
     // Invariant: versions are applied in timestamp order.
     KV_CHECK(chain.empty() || chain.back().ts < commit_ts, "versions applied out of order");
-    chain.push_back(Version{commit_ts, !w.value.has_value(), w.value.value_or("")});
+    chain.push_back(Version{commit_ts, !w.value.has_value(), std::move(w.value).value_or("")});
   }
   return Status::Ok();
 }

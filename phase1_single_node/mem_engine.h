@@ -25,7 +25,7 @@ class MemVersionedEngine final : public VersionedEngine {
 
   Result<std::optional<std::string>> Get(std::string_view key, Timestamp read_ts) const override;
   Result<Timestamp> LatestVersion(std::string_view key) const override;
-  Status Apply(std::span<const Write> writes, Timestamp commit_ts) override;
+  Status Apply(std::span<Write> writes, Timestamp commit_ts) override;
   void Prune(std::string_view key, Timestamp watermark) override;
   void PruneAll(Timestamp watermark) override;
   Status ForEachVisible(

@@ -7,6 +7,7 @@
 #include "common/check.h"
 #include "phase1_single_node/file_names.h"
 #include "phase1_single_node/mem_engine.h"
+#include "phase1_single_node/record_log.h"
 
 namespace kv::phase1 {
 
@@ -39,6 +40,12 @@ Result<std::unique_ptr<Store>> Store::Open(FileSystem& fs, std::string dir, Stor
 }
 
 Status Store::Recover() {
+  // One put is one log record; a limit the log could not read back would lose data at recovery.
+  if (options_.limits.max_key_bytes + options_.limits.max_value_bytes + 64 > kMaxRecordBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "key and value limits ({} + {} bytes) exceed the log's record limit of {} bytes",
+        options_.limits.max_key_bytes, options_.limits.max_value_bytes, kMaxRecordBytes));
+  }
   KV_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
   KV_ASSIGN_OR_RETURN(lock_, fs_.LockFile(JoinPath(dir_, kLockFileName)));
   engine_ = options_.engine_factory();
@@ -92,6 +99,15 @@ Status Store::Recover() {
   for (auto n : segments) {
     if (n >= first_segment) replay.push_back(n);
   }
+  // The first one is known too: segment 1 for a store without a checkpoint, else the segment the
+  // checkpoint names (a checkpoint's rotation makes that segment durable before the checkpoint
+  // is written). The newest segment cannot be checked this way; see the journal's known limits.
+  const std::uint64_t expected_first = checkpoints.empty() ? 1 : first_segment;
+  const bool fresh = checkpoints.empty() && segments.empty();
+  if (!fresh && (replay.empty() || replay.front() != expected_first)) {
+    return Status::Corruption(
+        fmt::format("{}: log segment {} is missing", dir_, WalSegmentName(expected_first)));
+  }
   for (std::size_t i = 1; i < replay.size(); ++i) {
     if (replay[i] != replay[i - 1] + 1) {
       return Status::Corruption(
@@ -99,7 +115,7 @@ Status Store::Recover() {
     }
   }
   KV_ASSIGN_OR_RETURN(recovery_.wal, ReplayWal(fs_, dir_, replay, checkpoint_ts, options_.repair,
-                                               [&](Timestamp ts, std::span<const Write> writes) {
+                                               [&](Timestamp ts, std::span<Write> writes) {
                                                  return engine_->Apply(writes, ts);
                                                }));
 
@@ -126,22 +142,24 @@ Status Store::Recover() {
   //    directory, which also makes a repair's removals durable).
   KV_ASSIGN_OR_RETURN(wal_, WalWriter::Create(fs_, dir_, next_segment, options_.sync,
                                               options_.sync_interval_micros));
-  return RemoveCoveredFiles(first_segment);
+  KV_ASSIGN_OR_RETURN(auto removed, RemoveCoveredFiles(first_segment));
+  recovery_.removed_files.insert(recovery_.removed_files.end(), removed.begin(), removed.end());
+  return Status::Ok();
 }
 
-Status Store::RemoveCoveredFiles(std::uint64_t first_segment) {
+Result<std::vector<std::string>> Store::RemoveCoveredFiles(std::uint64_t first_segment) {
   KV_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
-  bool removed = false;
+  std::vector<std::string> removed;
   for (const auto& name : names) {
     auto seg = ParseWalSegmentName(name);
     auto ckpt = ParseCheckpointName(name);
     if ((seg && *seg < first_segment) || (ckpt && *ckpt < first_segment)) {
       KV_RETURN_IF_ERROR(fs_.RemoveFile(JoinPath(dir_, name)));
-      recovery_.removed_files.push_back(name);
-      removed = true;
+      removed.push_back(name);
     }
   }
-  return removed ? fs_.SyncDir(dir_) : Status::Ok();
+  if (!removed.empty()) KV_RETURN_IF_ERROR(fs_.SyncDir(dir_));
+  return removed;
 }
 
 TxnId Store::BeginTransaction() {
@@ -275,9 +293,9 @@ Status Store::Commit(TxnId txn) {
       }
     }
     commit_ts = ++last_assigned_ts_;
+    EncodeTransaction(ticket.bytes, txn, commit_ts, writes);  // Before Apply moves the values.
     // Invisible until visible_ts_ reaches commit_ts, which happens only once it is durable.
     KV_RETURN_IF_ERROR(engine_->Apply(writes, commit_ts));
-    EncodeTransaction(ticket.bytes, txn, commit_ts, writes);
     ticket.on_durable = [this, commit_ts] { visible_ts_.store(commit_ts); };
     wal_->Push(ticket);  // Under commit_mu_: the log order is the timestamp order.
   }
@@ -319,7 +337,7 @@ Status Store::Checkpoint() {
   unpin();
   KV_RETURN_IF_ERROR(s);
   ++checkpoints_;
-  KV_RETURN_IF_ERROR(RemoveCoveredFiles(rotate.new_segment));
+  KV_RETURN_IF_ERROR(RemoveCoveredFiles(rotate.new_segment).status());
   engine_->PruneAll(Watermark());
   return Status::Ok();
 }

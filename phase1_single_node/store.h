@@ -145,7 +145,8 @@ class Store {
   // The oldest timestamp any reader may still read at. REQUIRES: txns_mu_ held.
   Timestamp WatermarkLocked() const;
   Timestamp Watermark() const;
-  Status RemoveCoveredFiles(std::uint64_t first_segment);
+  // Deletes the segments and checkpoints numbered below `first_segment`; returns their names.
+  Result<std::vector<std::string>> RemoveCoveredFiles(std::uint64_t first_segment);
 
   FileSystem& fs_;
   const std::string dir_;

@@ -7,8 +7,9 @@
 // (MemVersionedEngine); phase 2 implements it on ordered, persistent engines (LSM tree, B+tree)
 // by encoding (key, timestamp) into their keys. Store and its tests run unchanged on each.
 //
-// Thread safety: implementations must allow Get/LatestVersion/ForEachVisible from many threads
-// concurrently with one writer (Apply/Prune). The transaction layer serializes writers.
+// Thread safety: implementations must allow every method from many threads at once, with one
+// restriction the transaction layer guarantees: Apply calls never overlap each other. Prune and
+// PruneAll may run concurrently with Apply, with each other and with readers.
 #pragma once
 
 #include <cstddef>
@@ -51,9 +52,10 @@ class VersionedEngine {
   // The timestamp of the newest version of `key` (any timestamp), or 0 if it has none. The
   // transaction layer's write-write conflict check.
   virtual Result<Timestamp> LatestVersion(std::string_view key) const = 0;
-  // Adds one version per write, all stamped `commit_ts`.
+  // Adds one version per write, all stamped `commit_ts`. May move the values out of `writes`
+  // (recovery applies millions; a copy each doubled its cost); the keys are left intact.
   // REQUIRES: commit_ts is greater than every timestamp applied before.
-  virtual Status Apply(std::span<const Write> writes, Timestamp commit_ts) = 0;
+  virtual Status Apply(std::span<Write> writes, Timestamp commit_ts) = 0;
   // Garbage collection: drops the versions of `key` that no reader at a timestamp >= `watermark`
   // can see (all but the newest one <= watermark; that one too if it is a tombstone).
   virtual void Prune(std::string_view key, Timestamp watermark) = 0;

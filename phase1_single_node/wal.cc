@@ -79,7 +79,7 @@ WalWriter::~WalWriter() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  stop_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
   // Invariant: no committer is left in the queue; the store waits for them before destroying us.
   KV_CHECK(queue_.empty(), "WalWriter destroyed with commits in flight");
@@ -95,7 +95,7 @@ Status WalWriter::OpenSegment(std::uint64_t number) {
 void WalWriter::PeriodicSyncLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::microseconds(sync_interval_micros_));
+    stop_cv_.wait_for(lock, std::chrono::microseconds(sync_interval_micros_));
     if (stopping_) break;
     lock.unlock();
     (void)Sync();  // A failure is recorded in error_ and fails later commits.
@@ -110,7 +110,7 @@ void WalWriter::Push(Ticket& w) {
 
 Status WalWriter::Await(Ticket& w) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return w.done || queue_.front() == &w; });
+  w.cv.wait(lock, [&] { return w.done || queue_.front() == &w; });
   if (w.done) return w.status;
 
   // This thread leads: it takes the queued commits (up to the first rotation) as one group.
@@ -161,8 +161,10 @@ Status WalWriter::Await(Ticket& w) {
       x->new_segment = segment_;
     }
     x->done = true;
+    if (x != &w) x->cv.notify_one();
   }
-  cv_.notify_all();
+  // Hand the lead to the next ticket, if any.
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
   return w.status;
 }
 
@@ -209,10 +211,10 @@ std::uint64_t WalWriter::commits_written() const {
 // ---------------------------------------------------------------------------------------------
 // Replay
 
-Result<WalReplayReport> ReplayWal(
-    FileSystem& fs, const std::string& dir, const std::vector<std::uint64_t>& segments,
-    Timestamp after_ts, bool repair,
-    const std::function<Status(Timestamp, std::span<const Write>)>& apply) {
+Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
+                                  const std::vector<std::uint64_t>& segments, Timestamp after_ts,
+                                  bool repair,
+                                  const std::function<Status(Timestamp, std::span<Write>)>& apply) {
   WalReplayReport report;
   Timestamp last_ts = 0;
   for (std::size_t i = 0; i < segments.size(); ++i) {

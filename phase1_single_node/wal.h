@@ -79,6 +79,10 @@ class WalWriter {
     bool done = false;  // GUARDED_BY(WalWriter::mu_)
     Status status;      // GUARDED_BY(WalWriter::mu_)
     std::uint64_t new_segment = 0;
+    // Each waiter sleeps on its own condition variable and is woken only when its ticket is done
+    // or reaches the front; waking every queued thread after each group (notify_all) wasted the
+    // CPU the committers need (journal, 2026-11-21-phase1-measurements.md).
+    std::condition_variable cv;
   };
 
   // Queues `ticket`. Tickets are written in the order they were pushed, so a caller that pushes
@@ -117,7 +121,7 @@ class WalWriter {
   const std::uint64_t sync_interval_micros_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable stop_cv_;     // Wakes the periodic syncer at shutdown.
   std::deque<Ticket*> queue_;           // GUARDED_BY(mu_); front() is the leader.
   std::unique_ptr<WritableFile> file_;  // Only the leader touches it (outside mu_).
   std::uint64_t segment_ = 0;           // GUARDED_BY(mu_)
@@ -148,9 +152,9 @@ struct WalReplayReport {
 // truncated and reported. Any other damage is kCorruption naming the file and offset, unless
 // `repair` is set: then the log is truncated at the damage, everything after it is discarded,
 // and the report says what was lost.
-Result<WalReplayReport> ReplayWal(
-    FileSystem& fs, const std::string& dir, const std::vector<std::uint64_t>& segments,
-    Timestamp after_ts, bool repair,
-    const std::function<Status(Timestamp, std::span<const Write>)>& apply);
+Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
+                                  const std::vector<std::uint64_t>& segments, Timestamp after_ts,
+                                  bool repair,
+                                  const std::function<Status(Timestamp, std::span<Write>)>& apply);
 
 }  // namespace kv::phase1

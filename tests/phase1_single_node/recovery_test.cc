@@ -798,3 +798,37 @@ RC_GTEST_PROP(RecoveryProperty, RandomTxnsCheckpointsReopens_StoreEqualsModelAft
 
 }  // namespace
 }  // namespace kv::phase1
+
+namespace kv::phase1 {
+namespace {
+
+// A lost first segment must not pass for an empty log: the store refuses to open.
+TEST(RecoveryMissingSegment, FirstSegmentDeleted_IsCorruptionNamingIt) {
+  for (bool with_checkpoint : {false, true}) {
+    SCOPED_TRACE(with_checkpoint ? "after a checkpoint" : "no checkpoint");
+    auto fs = NewMemFileSystem();
+    std::string first;
+    {
+      ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, "db"));
+      auto t = store->Begin();
+      ASSERT_OK(t.Put("a", "1"));
+      ASSERT_OK(t.Commit());
+      if (with_checkpoint) ASSERT_OK(store->Checkpoint());
+      first = WalSegmentName(store->stats().wal_segment);
+      auto u = store->Begin();
+      ASSERT_OK(u.Put("b", "2"));
+      ASSERT_OK(u.Commit());
+    }
+    {  // A second segment after the first, so the log is not empty without it.
+      ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, "db"));
+    }
+    ASSERT_OK(fs->RemoveFile("db/" + first));
+    auto reopened = Store::Open(*fs, "db");
+    ASSERT_FALSE(reopened.has_value()) << "opened without the segment holding key b";
+    EXPECT_EQ(reopened.error().code(), StatusCode::kCorruption);
+    EXPECT_THAT(reopened.error().message(), ::testing::HasSubstr(first));
+  }
+}
+
+}  // namespace
+}  // namespace kv::phase1

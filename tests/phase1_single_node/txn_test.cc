@@ -536,7 +536,7 @@ class GatedEngine final : public VersionedEngine {
   Result<Timestamp> LatestVersion(std::string_view key) const override {
     return engine_->LatestVersion(key);
   }
-  Status Apply(std::span<const Write> writes, Timestamp commit_ts) override {
+  Status Apply(std::span<Write> writes, Timestamp commit_ts) override {
     return engine_->Apply(writes, commit_ts);
   }
   void Prune(std::string_view key, Timestamp watermark) override { engine_->Prune(key, watermark); }

@@ -263,12 +263,11 @@ Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
       }
       ts = record->commit_ts;
       if (record->type == WalRecordType::kCommit) {
-        ++report.transactions;
         if (ts > after_ts) {
           KV_RETURN_IF_ERROR(apply(ts, writes));
+          ++report.transactions;
         } else {
-          ++report.skipped;
-          --report.transactions;
+          ++report.skipped;  // Already in the checkpoint.
         }
         last_ts = ts;
         report.last_commit_ts = ts;

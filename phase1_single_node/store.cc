@@ -122,7 +122,7 @@ Status Store::Recover() {
   Timestamp last = std::max(checkpoint_ts, recovery_.wal.last_commit_ts);
   last_assigned_ts_ = last;
   visible_ts_ = last;
-  next_txn_id_ = recovery_.wal.last_txn_id + 1;
+  next_txn_id_.store(recovery_.wal.last_txn_id + 1);
 
   // 3. Make what was replayed durable before anything is logged after it. A previous run may
   //    have left bytes it never synced (a failed fdatasync, SyncPolicy::kNone); readers are about
@@ -163,42 +163,49 @@ Result<std::vector<std::string>> Store::RemoveCoveredFiles(std::uint64_t first_s
 }
 
 TxnId Store::BeginTransaction() {
-  std::lock_guard lock(txns_mu_);
-  TxnId id = next_txn_id_++;
+  const TxnId id = next_txn_id_.fetch_add(1);
   auto txn = std::make_shared<Txn>();
-  // Read under txns_mu_, so that a watermark computed later (also under txns_mu_) cannot pass
-  // this snapshot before it is registered.
-  txn->start_ts = visible_ts_.load();
-  snapshots_.insert(txn->start_ts);
-  txns_.emplace(id, std::move(txn));
+  {
+    // Read under snapshots_mu_, so that a watermark computed later (also under snapshots_mu_)
+    // cannot pass this snapshot before it is registered.
+    std::lock_guard lock(snapshots_mu_);
+    txn->start_ts = visible_ts_.load();
+    snapshots_.insert(txn->start_ts);
+  }
+  TxnStripe& stripe = StripeOf(id);
+  std::lock_guard lock(stripe.mu);
+  stripe.txns.emplace(id, std::move(txn));
   return id;
 }
 
 Transaction Store::Begin() { return Transaction(this, BeginTransaction()); }
 
 Result<std::shared_ptr<Store::Txn>> Store::Find(TxnId txn) const {
-  std::lock_guard lock(txns_mu_);
-  auto it = txns_.find(txn);
-  if (it == txns_.end()) {
+  TxnStripe& stripe = StripeOf(txn);
+  std::lock_guard lock(stripe.mu);
+  auto it = stripe.txns.find(txn);
+  if (it == stripe.txns.end()) {
     return Status::InvalidArgument(fmt::format("no active transaction {}", txn));
   }
   return it->second;
 }
 
 Result<std::shared_ptr<Store::Txn>> Store::Take(TxnId txn) {
-  std::lock_guard lock(txns_mu_);
-  auto it = txns_.find(txn);
-  if (it == txns_.end()) {
+  TxnStripe& stripe = StripeOf(txn);
+  std::lock_guard lock(stripe.mu);
+  auto it = stripe.txns.find(txn);
+  if (it == stripe.txns.end()) {
     return Status::InvalidArgument(fmt::format("no active transaction {}", txn));
   }
   auto t = std::move(it->second);
-  txns_.erase(it);
+  stripe.txns.erase(it);
   return t;
 }
 
-void Store::ReleaseSnapshot(Timestamp start_ts) {
-  std::lock_guard lock(txns_mu_);
+Timestamp Store::ReleaseSnapshot(Timestamp start_ts) {
+  std::lock_guard lock(snapshots_mu_);
   snapshots_.erase(snapshots_.find(start_ts));
+  return WatermarkLocked();
 }
 
 Timestamp Store::WatermarkLocked() const {
@@ -208,7 +215,7 @@ Timestamp Store::WatermarkLocked() const {
 }
 
 Timestamp Store::Watermark() const {
-  std::lock_guard lock(txns_mu_);
+  std::lock_guard lock(snapshots_mu_);
   return WatermarkLocked();
 }
 
@@ -257,11 +264,18 @@ Status Store::Commit(TxnId txn) {
   // concurrent commit could prune a tombstone newer than our snapshot (the newest version of a
   // deleted key is dropped once no reader needs it) and the check below would miss the conflict:
   // a lost update that the transaction tests found.
-  struct Release {
+  struct SnapshotGuard {
     Store* store;
     Timestamp ts;
-    ~Release() { store->ReleaseSnapshot(ts); }
-  } release{this, t->start_ts};
+    bool held = true;
+    Timestamp ReleaseAndGetWatermark() {
+      held = false;
+      return store->ReleaseSnapshot(ts);
+    }
+    ~SnapshotGuard() {
+      if (held) (void)store->ReleaseSnapshot(ts);
+    }
+  } snapshot{this, t->start_ts};
   std::lock_guard txn_lock(t->mu);
   if (t->writes.empty()) {  // Read-only: nothing to check or log.
     ++commits_;
@@ -308,7 +322,7 @@ Status Store::Commit(TxnId txn) {
                     txn));
   }
   ++commits_;
-  Timestamp watermark = Watermark();
+  const Timestamp watermark = snapshot.ReleaseAndGetWatermark();
   for (const Write& w : writes) engine_->Prune(w.key, watermark);
   return Status::Ok();
 }
@@ -323,12 +337,12 @@ Status Store::Checkpoint() {
     ts = last_assigned_ts_;
     // Pin the snapshot before anything can prune past it: every watermark is <= visible_ts_ <=
     // last_assigned_ts_ = ts from here on.
-    std::lock_guard txns_lock(txns_mu_);
+    std::lock_guard snapshots_lock(snapshots_mu_);
     snapshots_.insert(ts);
     wal_->Push(rotate);
   }
   auto unpin = [&] {
-    std::lock_guard txns_lock(txns_mu_);
+    std::lock_guard snapshots_lock(snapshots_mu_);
     snapshots_.erase(snapshots_.find(ts));
   };
   Status s = wal_->Await(rotate);
@@ -345,9 +359,9 @@ Status Store::Checkpoint() {
 StoreStats Store::stats() const {
   StoreStats s;
   s.visible_ts = visible_ts_.load();
-  {
-    std::lock_guard lock(txns_mu_);
-    s.active_transactions = txns_.size();
+  for (const TxnStripe& stripe : txn_stripes_) {
+    std::lock_guard lock(stripe.mu);
+    s.active_transactions += stripe.txns.size();
   }
   s.commits = commits_.load();
   s.conflicts = conflicts_.load();

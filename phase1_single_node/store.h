@@ -33,6 +33,7 @@
 // REQUIRES at destruction: no Transaction handle of this store is alive.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -141,8 +142,9 @@ class Store {
   // Removes the transaction from the table, so no other call can use it. Its snapshot stays
   // registered (holding back garbage collection) until ReleaseSnapshot().
   Result<std::shared_ptr<Txn>> Take(TxnId txn);
-  void ReleaseSnapshot(Timestamp start_ts);
-  // The oldest timestamp any reader may still read at. REQUIRES: txns_mu_ held.
+  // Unregisters a snapshot; returns the watermark right after (one lock for both).
+  Timestamp ReleaseSnapshot(Timestamp start_ts);
+  // The oldest timestamp any reader may still read at. REQUIRES: snapshots_mu_ held.
   Timestamp WatermarkLocked() const;
   Timestamp Watermark() const;
   // Deletes the segments and checkpoints numbered below `first_segment`; returns their names.
@@ -156,11 +158,20 @@ class Store {
   std::unique_ptr<WalWriter> wal_;
   RecoveryReport recovery_;
 
-  mutable std::mutex txns_mu_;
-  std::unordered_map<TxnId, std::shared_ptr<Txn>> txns_;  // GUARDED_BY(txns_mu_)
+  // Active transactions, striped by id so that concurrent transactions rarely share a lock:
+  // every Get, Put and Delete looks its transaction up here.
+  static constexpr std::size_t kTxnStripes = 16;
+  struct TxnStripe {
+    mutable std::mutex mu;
+    std::unordered_map<TxnId, std::shared_ptr<Txn>> txns;  // GUARDED_BY(mu)
+  };
+  TxnStripe& StripeOf(TxnId txn) const { return txn_stripes_[txn % kTxnStripes]; }
+  mutable std::array<TxnStripe, kTxnStripes> txn_stripes_;
+  std::atomic<TxnId> next_txn_id_{1};
+
+  mutable std::mutex snapshots_mu_;
   // Start timestamps of active transactions and of checkpoints in progress.
-  std::multiset<Timestamp> snapshots_;  // GUARDED_BY(txns_mu_)
-  TxnId next_txn_id_ = 1;               // GUARDED_BY(txns_mu_)
+  std::multiset<Timestamp> snapshots_;  // GUARDED_BY(snapshots_mu_)
 
   // Serializes conflict checks, timestamp assignment and the order of the log.
   std::mutex commit_mu_;

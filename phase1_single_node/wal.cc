@@ -1,6 +1,11 @@
 #include "phase1_single_node/wal.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <climits>
 #include <map>
 
 #include <fmt/format.h>
@@ -60,6 +65,35 @@ Result<WalRecord> DecodeWalRecord(std::string_view payload) {
 // ---------------------------------------------------------------------------------------------
 // WalWriter: group commit
 
+namespace {
+
+// Sleeps while `word.value` holds `expected`; may return early, so callers loop. We call the
+// futex directly rather than std::atomic::wait, whose libstdc++ version first spins on
+// sched_yield: with dozens of committers on two cores that spinning took a quarter of the CPU
+// (journal, 2026-11-21-phase1-group-commit.md).
+template <typename Word>
+void FutexWait(Word& word, std::uint32_t expected) {
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  word.sleepers.fetch_add(1);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word.value), FUTEX_WAIT_PRIVATE, expected,
+            nullptr, nullptr, 0);
+  word.sleepers.fetch_sub(1);
+}
+
+// Bumps `word.value` and wakes up to `count` threads sleeping on it. The wake-up system call is
+// skipped when nobody sleeps there, which is always the case for a lone committer. No wake-up is
+// lost: a sleeper that registers after our look at `sleepers` registered after our bump too, so
+// the kernel finds `value` changed and FUTEX_WAIT returns at once (all four steps are seq_cst).
+template <typename Word>
+void BumpAndWake(Word& word, int count) {
+  word.value.fetch_add(1);
+  if (word.sleepers.load() == 0) return;
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word.value), FUTEX_WAKE_PRIVATE, count,
+            nullptr, nullptr, 0);
+}
+
+}  // namespace
+
 WalWriter::WalWriter(FileSystem& fs, std::string dir, SyncPolicy policy, std::uint64_t interval)
     : fs_(fs), dir_(std::move(dir)), policy_(policy), sync_interval_micros_(interval) {}
 
@@ -105,67 +139,92 @@ void WalWriter::PeriodicSyncLoop() {
 
 void WalWriter::Push(Ticket& w) {
   std::lock_guard lock(mu_);
+  w.seq = ++pushed_seq_;
+  w.group = taken_groups_ + 1;
+  w.leads_next = queue_.empty();
   queue_.push_back(&w);
 }
 
 Status WalWriter::Await(Ticket& w) {
-  std::unique_lock lock(mu_);
-  w.cv.wait(lock, [&] { return w.done || queue_.front() == &w; });
-  if (w.done) return w.status;
-
-  // This thread leads: it takes the queued commits (up to the first rotation) as one group.
-  std::vector<Ticket*> group;
-  std::string bytes;
-  bool sync = policy_ == SyncPolicy::kAlways;
-  for (Ticket* x : queue_) {
-    if (x->kind == Ticket::Kind::kRotate) {
-      if (group.empty()) group.push_back(x);
-      break;
-    }
-    group.push_back(x);
-    bytes.append(x->bytes);
-    if (x->kind == Ticket::Kind::kSync) sync = true;
+  Word& word = w.leads_next ? lead_word_ : group_words_[w.group % 2];
+  for (;;) {
+    const std::uint32_t seen = word.value.load(std::memory_order_acquire);
+    const std::uint64_t done = done_seq_.load(std::memory_order_acquire);
+    if (done >= w.seq) return w.status;
+    if (w.leads_next && done + 1 == w.seq) break;  // The previous leader is finished.
+    FutexWait(word, seen);
   }
+  LeadGroup(w);
+  return w.status;
+}
+
+void WalWriter::LeadGroup(Ticket& first) {
+  std::unique_lock lock(mu_);
+  KV_CHECK(!queue_.empty() && queue_.front() == &first, "group commit queue out of order");
+  std::deque<Ticket*> group;
+  group.swap(queue_);
+  const std::uint64_t group_number = ++taken_groups_;
   std::uint64_t segment = segment_;
   Status s = error_;
   lock.unlock();
 
-  // Only the leader touches file_, so no lock is needed while writing and syncing.
-  bool synced = false;
-  if (s.ok() && group.front()->kind == Ticket::Kind::kRotate) {
-    s = file_->Sync();
-    synced = s.ok();
+  // Only the leader touches file_, so no lock is needed while writing and syncing; committers
+  // keep queueing behind us meanwhile. The group is written in runs separated by rotations:
+  // a rotation syncs and closes the current segment, and what follows goes to the next one.
+  std::uint64_t syncs = 0;
+  std::string bytes;
+  bool sync = policy_ == SyncPolicy::kAlways;
+  std::size_t run_begin = 0;
+  // Writes tickets [run_begin, run_end) and syncs or flushes them. Before a rotation the old
+  // segment is synced even if the run is empty: earlier groups may have only flushed it.
+  auto finish_run = [&](std::size_t run_end, bool before_rotation) {
+    if (run_end == run_begin && !before_rotation) return;
+    if (s.ok() && !bytes.empty()) s = file_->Append(bytes);
+    if (s.ok() && sync) {
+      s = file_->Sync();
+      if (s.ok()) ++syncs;
+    } else if (s.ok()) {
+      s = file_->Flush();
+    }
+    for (std::size_t i = run_begin; i < run_end; ++i) group[i]->status = s;
+    bytes.clear();
+    sync = policy_ == SyncPolicy::kAlways;
+    run_begin = run_end;
+  };
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    Ticket* x = group[i];
+    if (x->kind != Ticket::Kind::kRotate) {
+      bytes.append(x->bytes);
+      if (x->kind == Ticket::Kind::kSync) sync = true;
+      continue;
+    }
+    sync = true;
+    finish_run(i, /*before_rotation=*/true);
     if (s.ok()) s = file_->Close();
     if (s.ok()) s = OpenSegment(segment + 1);
-  } else if (s.ok()) {
-    if (!bytes.empty()) s = file_->Append(bytes);
-    if (s.ok()) {
-      s = sync ? file_->Sync() : file_->Flush();
-      synced = sync && s.ok();
-    }
+    if (s.ok()) x->new_segment = ++segment;
+    x->status = s;
+    run_begin = i + 1;
   }
+  finish_run(group.size(), /*before_rotation=*/false);
 
   lock.lock();
   if (!s.ok() && error_.ok()) error_ = s;
-  if (synced) ++syncs_;
+  syncs_ += syncs;
+  segment_ = segment;
   for (Ticket* x : group) {
-    KV_CHECK(queue_.front() == x, "group commit queue out of order");
-    queue_.pop_front();
-    x->status = s;
-    if (s.ok() && x->kind == Ticket::Kind::kCommit) {
+    if (x->status.ok() && x->kind == Ticket::Kind::kCommit) {
       ++commits_;
-      if (x->on_durable) x->on_durable();
+      if (x->on_durable) x->on_durable();  // In log order: one leader at a time.
     }
-    if (s.ok() && x->kind == Ticket::Kind::kRotate) {
-      segment_ = segment + 1;
-      x->new_segment = segment_;
-    }
-    x->done = true;
-    if (x != &w) x->cv.notify_one();
   }
-  // Hand the lead to the next ticket, if any.
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
-  return w.status;
+  lock.unlock();
+
+  // Publish. From here on the tickets belong to their owners again; only `first`, ours, may
+  // still be read. Wake the next leader before our followers, so its fdatasync starts first.
+  done_seq_.store(group.back()->seq, std::memory_order_release);
+  BumpAndWake(lead_word_, INT_MAX);
+  BumpAndWake(group_words_[group_number % 2], INT_MAX);
 }
 
 Status WalWriter::Commit(std::string bytes, std::function<void()> on_durable) {

@@ -10,9 +10,11 @@
 //
 // Group commit (WalWriter::Commit): committers queue up; the first in the queue becomes the
 // leader, writes the bytes of everyone queued behind it with one Append and makes them durable
-// with one Sync, then wakes them all. Concurrent committers thus share one fdatasync.
+// with one Sync, then wakes them all. Concurrent committers thus share one fdatasync. While a
+// leader syncs, the next group queues up behind it.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -76,13 +78,13 @@ class WalWriter {
     Kind kind = Kind::kCommit;
     std::string bytes;
     std::function<void()> on_durable;
-    bool done = false;  // GUARDED_BY(WalWriter::mu_)
-    Status status;      // GUARDED_BY(WalWriter::mu_)
+    // Filled in by the log; the owner reads them only after Await() returns.
+    Status status;
     std::uint64_t new_segment = 0;
-    // Each waiter sleeps on its own condition variable and is woken only when its ticket is done
-    // or reaches the front; waking every queued thread after each group (notify_all) wasted the
-    // CPU the committers need (journal, 2026-11-21-phase1-measurements.md).
-    std::condition_variable cv;
+    // Set by Push (see "How waiting works" below).
+    std::uint64_t seq = 0;    // The ticket's place in log order: 1, 2, 3, ...
+    std::uint64_t group = 0;  // The number of the group that will write it.
+    bool leads_next = false;  // Pushed into an empty queue: it will lead that group.
   };
 
   // Queues `ticket`. Tickets are written in the order they were pushed, so a caller that pushes
@@ -120,9 +122,15 @@ class WalWriter {
   const SyncPolicy policy_;
   const std::uint64_t sync_interval_micros_;
 
+  // Leads a group: `first` is the front of the queue. Takes the whole queue, writes it and
+  // syncs it, fills in the tickets' results, then publishes them as done and wakes their owners.
+  void LeadGroup(Ticket& first);
+
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;     // Wakes the periodic syncer at shutdown.
-  std::deque<Ticket*> queue_;           // GUARDED_BY(mu_); front() is the leader.
+  std::deque<Ticket*> queue_;           // GUARDED_BY(mu_); pushed, not yet taken by a leader.
+  std::uint64_t pushed_seq_ = 0;        // GUARDED_BY(mu_); seq of the newest ticket.
+  std::uint64_t taken_groups_ = 0;      // GUARDED_BY(mu_); groups taken by leaders so far.
   std::unique_ptr<WritableFile> file_;  // Only the leader touches it (outside mu_).
   std::uint64_t segment_ = 0;           // GUARDED_BY(mu_)
   Status error_;                        // GUARDED_BY(mu_)
@@ -130,6 +138,27 @@ class WalWriter {
   std::uint64_t commits_ = 0;           // GUARDED_BY(mu_)
   bool stopping_ = false;               // GUARDED_BY(mu_)
   std::thread syncer_;
+
+  // How waiting works. The owners of tickets sleep without the log's mutex, on futex words that
+  // belong to the writer (so the leader never touches a ticket whose owner may have returned):
+  //  * Tickets are done in seq order, so one number says which are: every ticket with
+  //    seq <= done_seq_ is done.
+  //  * A leader takes the whole queue, so a ticket pushed while group g is the newest one taken
+  //    will be written by group g + 1. Its owner sleeps on group_words_[(g + 1) % 2], and the
+  //    leader of g + 1 wakes all of them with one call. Two words suffice: while group g is
+  //    being written, only groups g and g + 1 have waiters.
+  //  * A ticket pushed into an empty queue leads the next group. Its owner sleeps on lead_word_
+  //    until done_seq_ reaches seq - 1, i.e. the previous leader is finished; that leader wakes
+  //    it before it wakes its own group, so the next fdatasync starts as early as it can.
+  // A word is bumped after done_seq_ advances, and an owner reads the word before done_seq_, so
+  // it cannot sleep through its wake-up (journal, 2026-11-21-phase1-group-commit.md).
+  struct alignas(64) Word {
+    std::atomic<std::uint32_t> value{0};
+    std::atomic<std::uint32_t> sleepers{0};  // Threads in (or entering) FUTEX_WAIT on value.
+  };
+  alignas(64) std::atomic<std::uint64_t> done_seq_{0};
+  Word lead_word_;
+  Word group_words_[2];
 };
 
 // What replaying the log found.

@@ -26,6 +26,7 @@
 #include "common/posix_file_system.h"
 #include "common/random.h"
 #include "phase1_single_node/store.h"
+#include "phase1_single_node/wal.h"
 
 namespace {
 
@@ -121,6 +122,39 @@ BENCHMARK(BM_DurableCommit)
     ->Threads(64)
     ->UseRealTime()
     ->MinTime(2.0);
+
+// The log alone: N threads each committing one encoded single-write transaction through
+// WalWriter, with no transaction layer around it. Next to BM_DurableCommit it separates what the
+// log's group commit costs from what the store adds (its locks, the engine, the bookkeeping).
+void BM_WalGroupCommit(benchmark::State& state) {
+  static std::unique_ptr<kv::FileSystem> fs;
+  static std::unique_ptr<kv::phase1::WalWriter> wal;
+  static std::string dir;
+  if (state.thread_index() == 0) {
+    wal.reset();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+    dir = BenchDir("wal");
+    std::filesystem::create_directories(dir);
+    fs = kv::NewPosixFileSystem();
+    wal = std::move(
+        kv::phase1::WalWriter::Create(*fs, dir, 1, kv::phase1::SyncPolicy::kAlways, 0).value());
+  }
+  const std::string value(100, 'v');
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    std::string bytes;
+    kv::phase1::Write w{fmt::format("t{}-{}", state.thread_index(), i++), value};
+    kv::phase1::EncodeTransaction(bytes, i, i, std::span(&w, 1));
+    Check(wal->Commit(std::move(bytes), nullptr));
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    state.counters["commits_per_sync"] =
+        static_cast<double>(wal->commits_written()) /
+        static_cast<double>(std::max<std::uint64_t>(1, wal->syncs()));
+  }
+}
+BENCHMARK(BM_WalGroupCommit)->Threads(1)->Threads(32)->UseRealTime()->MinTime(2.0);
 
 // Builds a store of `keys` keys x 100-byte values: half in a checkpoint, half in the log after it.
 std::string BuildStore(kv::FileSystem& fs, std::uint64_t keys) {

@@ -397,6 +397,128 @@ TEST(WalWriter, Rotate_EarlierCommitsInOldSegment_BothDurableAfterPowerCut) {
   EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b);
 }
 
+// A leader takes the whole queue, rotations included: the commits before each rotation go to the
+// old segment, which is synced and closed; the rest go to the new one. With a sync failing in the
+// middle, the tickets before it succeed and every ticket from the failed run on fails.
+TEST(WalWriter, GroupWithRotations_SplitsSegments_FailureFailsTheRestOnly) {
+  for (std::uint64_t fail_sync : {0u, 1u, 2u, 3u}) {  // 0: no failure.
+    SCOPED_TRACE(fmt::format("failing sync {}", fail_sync));
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs(std::string(kDir)));
+    ASSERT_OK_AND_ASSIGN(auto wal,
+                         WalWriter::Create(fs, std::string(kDir), 1, SyncPolicy::kAlways, 0));
+    // c1 c2 R c3 c4 R c5
+    std::vector<WalWriter::Ticket> t(7);
+    const std::vector<int> commits = {0, 1, 3, 4, 6};
+    std::vector<std::string> bytes(7);
+    std::vector<int> durable;
+    for (int i : commits) {
+      EncodeTransaction(bytes[i], i + 1, i + 1, std::vector<Write>{{fmt::format("k{}", i), "v"}});
+      t[i].bytes = bytes[i];
+      t[i].on_durable = [&durable, i] { durable.push_back(i); };
+    }
+    t[2].kind = t[5].kind = WalWriter::Ticket::Kind::kRotate;
+    // Syncs in order: segment 1 before the first rotation (1), directory for segment 2 (2),
+    // segment 2 before the second rotation (3), directory for segment 3 (4), segment 3 (5).
+    // Fail the 1st, 3rd or 5th of them: the sync of each run.
+    const std::uint64_t nth = fail_sync == 0 ? 0 : 2 * fail_sync - 1;
+    if (nth != 0) fs.FailNth(FaultOp::kSync, nth, Status::IOError("injected"));
+    for (auto& x : t) wal->Push(x);
+    const Status first = wal->Await(t[0]);
+    for (auto& x : t) (void)wal->Await(x);  // All done already.
+
+    // Which tickets succeed: those in runs before the failing one (run r ends at ticket 2r).
+    const std::size_t ok_until = fail_sync == 0 ? 7 : 3 * (fail_sync - 1);
+    for (std::size_t i = 0; i < 7; ++i) {
+      EXPECT_EQ(t[i].status.ok(), i < ok_until) << "ticket " << i << ": " << t[i].status.ToString();
+    }
+    EXPECT_EQ(first.ok(), ok_until > 0);
+    std::vector<int> expected_durable;
+    for (int i : commits) {
+      if (static_cast<std::size_t>(i) < ok_until) expected_durable.push_back(i);
+    }
+    EXPECT_EQ(durable, expected_durable) << "callbacks: successful commits, in log order";
+    if (fail_sync == 0) {
+      EXPECT_EQ(t[2].new_segment, 2u);
+      EXPECT_EQ(t[5].new_segment, 3u);
+      EXPECT_EQ(wal->current_segment(), 3u);
+      EXPECT_EQ(wal->syncs(), 3u) << "one sync per run";
+      EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("?"), bytes[0] + bytes[1]);
+      EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("?"), bytes[3] + bytes[4]);
+      EXPECT_EQ(ReadFileToString(fs, "db/wal-000003.log").value_or("?"), bytes[6]);
+    } else {
+      EXPECT_FALSE(wal->error().ok());
+      // The log refuses everything after its first error.
+      EXPECT_FALSE(wal->Commit(bytes[0], nullptr).ok());
+    }
+  }
+}
+
+// Many committers, a thread rotating segments and a thread forcing syncs, all at once: every
+// ticket returns, callbacks run once per commit in log order, each thread's commits are in the
+// log in the order it made them, and the segments hold exactly the acknowledged commits.
+TEST(WalWriter, ConcurrentCommitsRotationsAndSyncs_LogOrderIsCallbackOrder) {
+  for (SyncPolicy policy : {SyncPolicy::kAlways, SyncPolicy::kNone}) {
+    auto mem = NewMemFileSystem();
+    ASSERT_OK(mem->CreateDirs(std::string(kDir)));
+    ASSERT_OK_AND_ASSIGN(auto wal, WalWriter::Create(*mem, std::string(kDir), 1, policy, 0));
+    constexpr int kThreads = 8;
+    constexpr int kPerThread = 150;
+    std::vector<std::uint64_t> callback_order;  // Written under the log's lock only.
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int th = 0; th < kThreads; ++th) {
+      threads.emplace_back([&, th] {
+        for (int i = 0; i < kPerThread; ++i) {
+          const std::uint64_t id = static_cast<std::uint64_t>(th) * 1000 + i + 1;
+          std::string bytes;
+          EncodeTransaction(bytes, id, 1, std::vector<Write>{{fmt::format("k{}", id), "v"}});
+          if (!wal->Commit(std::move(bytes), [&, id] { callback_order.push_back(id); }).ok())
+            ++failures;
+        }
+      });
+    }
+    std::thread rotator([&] {
+      while (!stop) {
+        if (!wal->Rotate().has_value()) ++failures;
+        std::this_thread::yield();
+      }
+    });
+    std::thread syncer([&] {
+      while (!stop) {
+        if (!wal->Sync().ok()) ++failures;
+      }
+    });
+    for (auto& th : threads) th.join();
+    stop = true;
+    rotator.join();
+    syncer.join();
+    ASSERT_EQ(failures.load(), 0);
+    ASSERT_EQ(callback_order.size(), static_cast<std::size_t>(kThreads * kPerThread));
+    EXPECT_EQ(wal->commits_written(), callback_order.size());
+
+    // Read the transaction ids back from the segments, in segment order.
+    std::vector<std::uint64_t> log_order;
+    for (std::uint64_t seg = 1; seg <= wal->current_segment(); ++seg) {
+      ASSERT_OK_AND_ASSIGN(std::string data, ReadFileToString(*mem, "db/" + WalSegmentName(seg)));
+      for (const std::string& payload : Payloads(data)) {
+        ASSERT_OK_AND_ASSIGN(WalRecord r, DecodeWalRecord(payload));
+        if (r.type == WalRecordType::kCommit) log_order.push_back(r.txn_id);
+      }
+    }
+    EXPECT_EQ(log_order, callback_order) << "callbacks run in log order, once per commit";
+    std::map<std::uint64_t, std::uint64_t> last_per_thread;
+    for (std::uint64_t id : log_order) {
+      auto& last = last_per_thread[id / 1000];
+      EXPECT_GT(id, last) << "a thread's commits out of order";
+      last = id;
+    }
+    EXPECT_GT(wal->current_segment(), 1u) << "the rotator ran";
+  }
+}
+
 // --- Store: group commit across threads, sync policies ---
 
 TEST_F(StoreWal, GroupCommit_ConcurrentCommitters_AllAcknowledged_SyncsShared) {

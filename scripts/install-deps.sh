@@ -23,6 +23,11 @@ packages+=(
   libcli11-dev                     # command-line parsing for the tools
   libedit-dev                      # line editing for the kv REPL
 )
+# The production engines kvbench compares the course's engines with, and the report's plots.
+packages+=(
+  libleveldb-dev librocksdb-dev liblmdb-dev libsqlite3-dev
+  gnuplot-nox
+)
 
 missing=()
 for p in "${packages[@]}"; do

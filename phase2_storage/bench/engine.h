@@ -27,6 +27,8 @@ struct EngineOptions {
   bool sync = false;
 };
 
+// Not thread-safe: the driver calls one engine from one thread. settings() may be called at any
+// time; every other call comes after a successful Open() and before Close().
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -39,7 +41,8 @@ class Engine {
   // Opens (creating) a store in options.dir. Called once per engine object.
   virtual Status Open(const EngineOptions& options) = 0;
   virtual Status Put(std::string_view key, std::string_view value) = 0;
-  // Looks `key` up: *found says whether it is there and *value receives its value if so.
+  // Looks `key` up: *found says whether it is there and *value receives its value if so (after
+  // a miss *value is unspecified). Keys are 1 to 511 bytes (LMDB's limit), values any size.
   virtual Status Get(std::string_view key, std::string* value, bool* found) = 0;
 
   // Ordered scans. An engine without order (phase 1's hash table) returns false, and the driver
@@ -47,14 +50,17 @@ class Engine {
   virtual bool SupportsScan() const = 0;
   // Positions at the first key >= `start` (the first key of all if `start` is empty), then reads
   // entries in key order until `count` have been read or the store ends; each entry's key and
-  // value are passed to `visit` (which may be empty). Returns the number of entries read.
+  // value are passed to `visit` (which may be empty; the views are valid only during the call).
+  // Returns the number of entries read.
   // The seek counts as the first entry read: count = 11 is "a seek followed by 10 next calls".
   virtual Result<std::size_t> Scan(
       std::string_view start, std::size_t count,
       const std::function<void(std::string_view key, std::string_view value)>& visit) = 0;
 
   // Waits until background work (memtable flushes, compactions) is idle, or until `max` has
-  // passed. Engines without background work return at once.
+  // passed — then it returns OK too (WORKLOADS.md: "idle, or 2 s"). It never forces work: a
+  // forced compaction would change the write amplification being measured. Engines without
+  // background work return at once.
   virtual Status WaitForIdle(std::chrono::milliseconds max) = 0;
   // Closes the store, releasing every resource. Called once, after which only the destructor.
   virtual Status Close() = 0;

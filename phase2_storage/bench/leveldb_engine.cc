@@ -28,7 +28,7 @@ namespace {
 
 // LevelDB's fixed compaction triggers (db/dbformat.h and db/version_set.cc of 1.23), which its
 // public API does not expose: level 0 is compacted once it holds 4 files, level L >= 1 once it
-// holds more than 10^L MiB. Level 6, the last, is never a compaction source.
+// holds 10^L MiB or more. Level 6, the last, is never a compaction source.
 constexpr int kNumLevels = 7;
 constexpr int kL0CompactionTrigger = 4;
 double MaxBytesForLevel(int level) {

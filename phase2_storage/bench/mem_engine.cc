@@ -3,6 +3,7 @@
 // a hash table has no key order, so the driver reports the scan workloads as n/a.
 #include <fmt/format.h>
 
+#include "common/check.h"
 #include "common/posix_file_system.h"
 #include "phase1_single_node/store.h"
 #include "phase2_storage/bench/adapters.h"
@@ -30,12 +31,14 @@ class MemEngine final : public Engine {
   }
 
   Status Put(std::string_view key, std::string_view value) override {
+    KV_CHECK(store_ != nullptr, "mem: Put before Open");
     auto t = store_->Begin();
     KV_RETURN_IF_ERROR(t.Put(key, value));
     return t.Commit();
   }
 
   Status Get(std::string_view key, std::string* value, bool* found) override {
+    KV_CHECK(store_ != nullptr, "mem: Get before Open");
     auto t = store_->Begin();
     KV_ASSIGN_OR_RETURN(std::optional<std::string> v, t.Get(key));
     KV_RETURN_IF_ERROR(t.Commit());

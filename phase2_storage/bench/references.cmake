@@ -5,7 +5,7 @@
 # found is left out with a message saying what to install; the configure never fails for it.
 
 # kv_bench_reference(NAME name MACRO macro SOURCE file PACKAGE debian-package
-#                    [FOUND found-variable] [LIBS target...])
+#                    FOUND found-variable [LIBS target...])
 function(kv_bench_reference)
   cmake_parse_arguments(R "" "NAME;MACRO;SOURCE;PACKAGE;FOUND" "LIBS" ${ARGN})
   if(${R_FOUND})
@@ -37,29 +37,14 @@ endblock()
 kv_bench_reference(NAME rocksdb MACRO KV_HAVE_ROCKSDB SOURCE rocksdb_engine.cc
   PACKAGE librocksdb-dev FOUND RocksDB_FOUND LIBS RocksDB::rocksdb-shared)
 
-# LMDB: no CMake package; Debian ships lmdb.pc. Without pkg-config, look for the header and the
-# library directly.
-set(kv_bench_lmdb_found FALSE)
+# LMDB: no CMake package; Debian ships lmdb.pc (pkg-config is already required by phase 1).
+set(LMDB_FOUND FALSE)
 find_package(PkgConfig QUIET)
 if(PKG_CONFIG_FOUND)
   pkg_check_modules(LMDB QUIET IMPORTED_TARGET lmdb)
-  if(LMDB_FOUND)
-    set(kv_bench_lmdb_found TRUE)
-    set(kv_bench_lmdb_libs PkgConfig::LMDB)
-  endif()
-endif()
-if(NOT kv_bench_lmdb_found)
-  find_path(KV_LMDB_INCLUDE_DIR NAMES lmdb.h)
-  find_library(KV_LMDB_LIBRARY NAMES lmdb)
-  mark_as_advanced(KV_LMDB_INCLUDE_DIR KV_LMDB_LIBRARY)
-  if(KV_LMDB_INCLUDE_DIR AND KV_LMDB_LIBRARY)
-    set(kv_bench_lmdb_found TRUE)
-    target_include_directories(kvbench_lib SYSTEM PRIVATE ${KV_LMDB_INCLUDE_DIR})
-    set(kv_bench_lmdb_libs ${KV_LMDB_LIBRARY})
-  endif()
 endif()
 kv_bench_reference(NAME lmdb MACRO KV_HAVE_LMDB SOURCE lmdb_engine.cc
-  PACKAGE liblmdb-dev FOUND kv_bench_lmdb_found LIBS ${kv_bench_lmdb_libs})
+  PACKAGE liblmdb-dev FOUND LMDB_FOUND LIBS PkgConfig::LMDB)
 
 # SQLite: CMake's own FindSQLite3 (SQLite::SQLite3).
 find_package(SQLite3 QUIET)

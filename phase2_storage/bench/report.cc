@@ -23,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -213,10 +214,17 @@ void AppendSettings(std::string& md, const std::vector<WorkloadResult>& results)
 // One figure of a row, or nothing if the row does not have it.
 using Metric = std::function<std::optional<double>(const WorkloadResult&)>;
 
+enum class YScale {
+  kLog,        // Always logarithmic: these figures span orders of magnitude by nature.
+  kLogIfWide,  // Linear from 0, unless the figures span more than kWideSpan: then logarithmic.
+};
+// Beyond this ratio of the largest to the smallest figure, a linear axis flattens the small ones.
+constexpr double kWideSpan = 30;
+
 struct Panel {
   std::string title;    // Above the panel; empty for a single-panel plot.
-  std::string y_label;  // What is measured, with its unit.
-  bool log_scale = false;
+  std::string y_label;  // What is measured, with its unit. " (log scale)" is added when it is.
+  YScale scale = YScale::kLog;
   std::string tic_format;  // gnuplot's format of the y tics.
   Metric metric;
 };
@@ -247,53 +255,85 @@ std::vector<Plot> ReportPlots() {
       Plot{.name = "throughput",
            .title = "Throughput by workload (higher is better)",
            .alt_text = "Throughput: operations per second, per workload and engine (log scale)",
-           .panels = {{"", "operations per second (log scale)", true, kPrefixedTics, ops_per_sec}}},
+           .panels = {{"", "operations per second", YScale::kLog, kPrefixedTics, ops_per_sec}}},
       Plot{.name = "latency",
            .title = "Latency per operation (lower is better)",
            .alt_text = "Latency: p50, p99 and p99.9 in microseconds, per workload and engine",
            .height = 1100,
-           .panels = {{"p50 (median)", "latency, µs (log scale)", true, "%g",
+           .panels = {{"p50 (median)", "latency, µs", YScale::kLog, "%g",
                        OkFigure(&WorkloadResult::p50_us)},
-                      {"p99", "latency, µs (log scale)", true, "%g",
-                       OkFigure(&WorkloadResult::p99_us)},
-                      {"p99.9", "latency, µs (log scale)", true, "%g",
+                      {"p99", "latency, µs", YScale::kLog, "%g", OkFigure(&WorkloadResult::p99_us)},
+                      {"p99.9", "latency, µs", YScale::kLog, "%g",
                        OkFigure(&WorkloadResult::p999_us)}}},
       Plot{.name = "amplification",
            .title = "Write and space amplification (lower is better; 1.0 = none)",
            .alt_text = "Write and space amplification per workload and engine",
            .height = 800,
            .reference_line_at_one = true,
-           .panels = {{"write amplification", "bytes written to disk ÷ user bytes (×)", false, "%g",
-                       OkFigure(&WorkloadResult::write_amp)},
-                      {"space amplification", "bytes on disk ÷ logical bytes (×)", false, "%g",
-                       OkFigure(&WorkloadResult::space_amp)}}},
+           .panels = {{"write amplification", "bytes written to disk ÷ user bytes (×)",
+                       YScale::kLogIfWide, "%g", OkFigure(&WorkloadResult::write_amp)},
+                      {"space amplification", "bytes on disk ÷ logical bytes (×)",
+                       YScale::kLogIfWide, "%g", OkFigure(&WorkloadResult::space_amp)}}},
   };
 }
 
-// The panel's figure for (engine, workload), if it can be drawn: log scales cannot show <= 0.
-std::optional<double> PanelValue(const Panel& panel, const std::vector<WorkloadResult>& results,
-                                 std::string_view engine, std::string_view workload) {
-  const WorkloadResult* row = FindRow(results, engine, workload);
-  if (row == nullptr) return std::nullopt;
-  std::optional<double> value = panel.metric(*row);
-  if (!value.has_value() || !std::isfinite(*value)) return std::nullopt;
-  if (panel.log_scale && *value <= 0) return std::nullopt;
-  return value;
+// A panel's figures: one row per workload, one column per engine, empty where there is no figure
+// to draw.
+using Grid = std::vector<std::vector<std::optional<double>>>;
+
+Grid PanelGrid(const Panel& panel, const std::vector<WorkloadResult>& results,
+               const std::vector<std::string>& workloads, const std::vector<std::string>& engines) {
+  Grid grid(workloads.size(), std::vector<std::optional<double>>(engines.size()));
+  for (std::size_t w = 0; w < workloads.size(); ++w) {
+    for (std::size_t e = 0; e < engines.size(); ++e) {
+      const WorkloadResult* row = FindRow(results, engines[e], workloads[w]);
+      std::optional<double> value = row == nullptr ? std::nullopt : panel.metric(*row);
+      if (value.has_value() && std::isfinite(*value)) grid[w][e] = value;
+    }
+  }
+  return grid;
+}
+
+bool HasFigure(const std::vector<std::optional<double>>& figures) {
+  return std::ranges::any_of(figures, [](const auto& figure) { return figure.has_value(); });
+}
+
+// Decides the panel's scale from its figures. On a logarithmic scale a figure <= 0 cannot be
+// drawn: it is removed from `grid` (the tables still show it).
+bool ChooseLogScale(YScale scale, Grid& grid) {
+  double smallest = std::numeric_limits<double>::infinity(), largest = 0;
+  for (const auto& figures : grid) {
+    for (const std::optional<double>& figure : figures) {
+      if (figure.has_value() && *figure > 0) {
+        smallest = std::min(smallest, *figure);
+        largest = std::max(largest, *figure);
+      }
+    }
+  }
+  bool log_scale = scale == YScale::kLog || (largest > 0 && largest / smallest > kWideSpan);
+  if (log_scale) {
+    for (auto& figures : grid) {
+      for (std::optional<double>& figure : figures) {
+        if (figure.has_value() && *figure <= 0) figure.reset();
+      }
+    }
+  }
+  return log_scale;
 }
 
 // The tab-separated table gnuplot reads: a header naming the engines, then one line per
-// workload, "?" where there is nothing to draw.
-std::string PanelData(const Panel& panel, const std::vector<WorkloadResult>& results,
+// workload shown, "?" (gnuplot's missing-data marker) where there is no figure.
+std::string PanelData(const Grid& grid, const std::vector<bool>& shown,
                       const std::vector<std::string>& workloads,
                       const std::vector<std::string>& engines) {
   std::string data = "workload";
   for (const std::string& engine : engines) data += "\t" + engine;
   data += "\n";
-  for (const std::string& workload : workloads) {
-    data += workload;
-    for (const std::string& engine : engines) {
-      std::optional<double> value = PanelValue(panel, results, engine, workload);
-      data += value.has_value() ? fmt::format("\t{}", *value) : "\t?";
+  for (std::size_t w = 0; w < workloads.size(); ++w) {
+    if (!shown[w]) continue;
+    data += workloads[w];
+    for (const std::optional<double>& figure : grid[w]) {
+      data += figure.has_value() ? fmt::format("\t{}", *figure) : "\t?";
     }
     data += "\n";
   }
@@ -319,10 +359,16 @@ std::string ShellWord(std::string_view text) {
 constexpr std::array<std::string_view, 8> kEngineColours = {
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999999", "#000000"};
 
-// `panel_data` holds, for each panel drawn, the path of its data table.
-std::string GnuplotScript(const Plot& plot, const std::vector<const Panel*>& panels,
-                          const std::vector<fs::path>& panel_data, std::size_t engine_count,
-                          std::size_t workload_count, const fs::path& svg) {
+// A panel as it will be drawn.
+struct PanelDrawing {
+  const Panel* panel;
+  bool log_scale;
+  fs::path data_file;  // Its table, written by PanelData.
+};
+
+std::string GnuplotScript(const Plot& plot, const std::vector<PanelDrawing>& panels,
+                          std::size_t engine_count, std::size_t workload_count,
+                          const fs::path& svg) {
   std::string gp;
   gp +=
       fmt::format("# {}: drawn by kvbench's report (phase2_storage/bench/report.cc).\n", plot.name);
@@ -345,21 +391,23 @@ std::string GnuplotScript(const Plot& plot, const std::vector<const Panel*>& pan
     gp += fmt::format("set multiplot layout {},1 title {} font ',14'\n", panels.size(),
                       GnuplotString(plot.title));
   }
-  for (std::size_t p = 0; p < panels.size(); ++p) {
-    const Panel& panel = *panels[p];
+  for (const PanelDrawing& drawing : panels) {
+    const Panel& panel = *drawing.panel;
     gp += "\n";
     gp +=
         fmt::format("set title {}\n", GnuplotString(panels.size() > 1 ? panel.title : plot.title));
-    gp += fmt::format("set ylabel {}\n", GnuplotString(panel.y_label));
+    gp += fmt::format(
+        "set ylabel {}\n",
+        GnuplotString(drawing.log_scale ? panel.y_label + " (log scale)" : panel.y_label));
     gp += fmt::format("set format y {}\n", GnuplotString(panel.tic_format));
-    if (panel.log_scale) {
-      gp += "set logscale y\nset yrange [*:*]\nset offsets 0,0,0,0\n";
+    // Either way the range always takes in 1.0, where the reference line is drawn.
+    if (drawing.log_scale) {
+      gp += "set logscale y\nset yrange [*<0.5:2<*]\nset offsets 0,0,0,0\n";
     } else {
-      // From zero, always high enough to show a reference line at 1.0, with room above the bars.
       gp += "unset logscale y\nset yrange [0:1.2<*]\nset offsets 0,0,graph 0.05,0\n";
     }
     gp += fmt::format("plot for [i=2:{}] {} using i:xtic(1) title columnheader(i) linetype (i-1)",
-                      engine_count + 1, GnuplotString(panel_data[p].string()));
+                      engine_count + 1, GnuplotString(drawing.data_file.string()));
     if (plot.reference_line_at_one) {
       gp += ", \\\n     1 with lines dashtype 2 linewidth 1.5 linecolor rgb 'black' title '1.0'";
     }
@@ -410,41 +458,39 @@ Status RunGnuplot(const fs::path& script) {
 // Returns false, drawing nothing, if no row has any of the plot's figures.
 Result<bool> DrawPlot(const Plot& plot, const std::vector<WorkloadResult>& results,
                       const fs::path& work_dir, const fs::path& out_dir) {
-  std::vector<std::string> engines = InOrderOfAppearance(results, &WorkloadResult::engine);
-  auto has_value = [&](const Panel& panel, const std::string& workload) {
-    return std::ranges::any_of(engines, [&](const std::string& engine) {
-      return PanelValue(panel, results, engine, workload).has_value();
-    });
-  };
+  const std::vector<std::string> engines = InOrderOfAppearance(results, &WorkloadResult::engine);
+  const std::vector<std::string> workloads =
+      InOrderOfAppearance(results, &WorkloadResult::workload);
 
-  // The workloads that have a figure in at least one panel: the same x axis in every panel.
-  std::vector<std::string> workloads;
-  for (const std::string& workload : InOrderOfAppearance(results, &WorkloadResult::workload)) {
-    if (std::ranges::any_of(plot.panels, [&](const Panel& p) { return has_value(p, workload); })) {
-      workloads.push_back(workload);
-    }
+  std::vector<Grid> grids;
+  std::vector<bool> log_scales;
+  for (const Panel& panel : plot.panels) {
+    grids.push_back(PanelGrid(panel, results, workloads, engines));
+    log_scales.push_back(ChooseLogScale(panel.scale, grids.back()));
   }
-  // A panel with nothing in it would be an error to gnuplot; leave it out.
-  std::vector<const Panel*> panels;
-  std::vector<fs::path> panel_data;
+  // The x axis: the workloads with a figure in some panel, the same in every panel.
+  std::vector<bool> shown(workloads.size(), false);
+  for (std::size_t w = 0; w < workloads.size(); ++w) {
+    shown[w] = std::ranges::any_of(grids, [&](const Grid& grid) { return HasFigure(grid[w]); });
+  }
+
+  std::vector<PanelDrawing> drawings;
   for (std::size_t p = 0; p < plot.panels.size(); ++p) {
-    const Panel& panel = plot.panels[p];
-    if (!std::ranges::any_of(workloads, [&](const auto& w) { return has_value(panel, w); })) {
-      continue;
-    }
-    fs::path data = work_dir / fmt::format("{}_{}.tsv", plot.name, p);
-    KV_RETURN_IF_ERROR(WriteTextFile(data, PanelData(panel, results, workloads, engines)));
-    panels.push_back(&panel);
-    panel_data.push_back(data);
+    // gnuplot refuses to plot a table without a single figure: such a panel is left out.
+    if (!std::ranges::any_of(grids[p], HasFigure)) continue;
+    fs::path data_file = work_dir / fmt::format("{}_{}.tsv", plot.name, p);
+    KV_RETURN_IF_ERROR(WriteTextFile(data_file, PanelData(grids[p], shown, workloads, engines)));
+    drawings.push_back({&plot.panels[p], log_scales[p], data_file});
   }
-  if (panels.empty()) return false;
+  if (drawings.empty()) return false;
 
-  fs::path script = work_dir / (plot.name + ".gp");
   std::error_code ec;
   fs::path svg = fs::absolute(out_dir / (plot.name + ".svg"), ec);  // gnuplot runs elsewhere.
   if (ec) return Status::IOError(fmt::format("{}: {}", out_dir.string(), ec.message()));
-  KV_RETURN_IF_ERROR(WriteTextFile(
-      script, GnuplotScript(plot, panels, panel_data, engines.size(), workloads.size(), svg)));
+  fs::path script = work_dir / (plot.name + ".gp");
+  const std::size_t shown_count = std::ranges::count(shown, true);
+  KV_RETURN_IF_ERROR(
+      WriteTextFile(script, GnuplotScript(plot, drawings, engines.size(), shown_count, svg)));
   KV_RETURN_IF_ERROR(RunGnuplot(script));
   return true;
 }
@@ -509,7 +555,9 @@ std::string RenderMarkdown(const std::vector<WorkloadResult>& results, const Mac
   AppendSettings(md, results);
 
   md += "## Plots\n\n";
-  md += "A missing bar is a figure that is n/a, an error or not measured — never a zero.\n\n";
+  md +=
+      "A missing bar is a figure that is n/a, an error or not measured — never a zero. On a "
+      "logarithmic axis a figure of 0 has no bar either; the tables above have it.\n\n";
   for (const Plot* plot : drawn) {
     md += fmt::format("![{}](benchmarks/{}.svg)\n\n", plot->alt_text, plot->name);
   }

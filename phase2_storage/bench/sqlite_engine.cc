@@ -48,7 +48,7 @@ Status ToStatus(sqlite3* db, int rc, std::string_view op) {
 // statement's step (callers reset and clear the bindings before returning). A null pointer
 // would bind SQL NULL, not an empty BLOB, so an empty view is given a valid pointer.
 int BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
-  const char* data = bytes.data();
+  const char* data = bytes.data() != nullptr ? bytes.data() : "";
   return sqlite3_bind_blob64(stmt, index, data, bytes.size(), SQLITE_STATIC);
 }
 

@@ -298,10 +298,18 @@ bool HasFigure(const std::vector<std::optional<double>>& figures) {
   return std::ranges::any_of(figures, [](const auto& figure) { return figure.has_value(); });
 }
 
-// Decides the panel's scale from its figures. On a logarithmic scale a figure <= 0 cannot be
-// drawn: it is removed from `grid` (the tables still show it).
-bool ChooseLogScale(YScale scale, Grid& grid) {
-  double smallest = std::numeric_limits<double>::infinity(), largest = 0;
+// How a panel's y axis is drawn, decided from its figures.
+struct YAxis {
+  bool log_scale = false;
+  std::string range;  // gnuplot's [min:max].
+};
+
+// Decides the axis of a panel from its figures, and, on a logarithmic axis, removes from `grid`
+// the figures <= 0, which it cannot draw (the tables still show them). A logarithmic axis spans
+// whole decades, with the lowest bar visibly above the bottom. `with_one`: the axis must show 1.0.
+YAxis ChooseYAxis(YScale scale, bool with_one, Grid& grid) {
+  double smallest = with_one ? 1 : std::numeric_limits<double>::infinity();
+  double largest = with_one ? 1 : 0;
   for (const auto& figures : grid) {
     for (const std::optional<double>& figure : figures) {
       if (figure.has_value() && *figure > 0) {
@@ -310,15 +318,19 @@ bool ChooseLogScale(YScale scale, Grid& grid) {
       }
     }
   }
-  bool log_scale = scale == YScale::kLog || (largest > 0 && largest / smallest > kWideSpan);
-  if (log_scale) {
-    for (auto& figures : grid) {
-      for (std::optional<double>& figure : figures) {
-        if (figure.has_value() && *figure <= 0) figure.reset();
-      }
+  if (largest == 0) return {false, "[0:*]"};  // Nothing above zero to draw.
+  if (scale == YScale::kLogIfWide && largest / smallest <= kWideSpan) {
+    return {false, with_one ? "[0:1.2<*]" : "[0:*]"};
+  }
+  for (auto& figures : grid) {
+    for (std::optional<double>& figure : figures) {
+      if (figure.has_value() && *figure <= 0) figure.reset();
     }
   }
-  return log_scale;
+  // gnuplot's own autoscaling may start the axis exactly at the smallest bar, hiding it.
+  const double bottom = std::pow(10, std::floor(std::log10(smallest) - 0.05));
+  const double top = std::pow(10, std::ceil(std::log10(largest) + 0.05));
+  return {true, fmt::format("[{}:{}]", bottom, top)};
 }
 
 // The tab-separated table gnuplot reads: a header naming the engines, then one line per
@@ -362,7 +374,7 @@ constexpr std::array<std::string_view, 8> kEngineColours = {
 // A panel as it will be drawn.
 struct PanelDrawing {
   const Panel* panel;
-  bool log_scale;
+  YAxis y_axis;
   fs::path data_file;  // Its table, written by PanelData.
 };
 
@@ -398,14 +410,14 @@ std::string GnuplotScript(const Plot& plot, const std::vector<PanelDrawing>& pan
         fmt::format("set title {}\n", GnuplotString(panels.size() > 1 ? panel.title : plot.title));
     gp += fmt::format(
         "set ylabel {}\n",
-        GnuplotString(drawing.log_scale ? panel.y_label + " (log scale)" : panel.y_label));
+        GnuplotString(drawing.y_axis.log_scale ? panel.y_label + " (log scale)" : panel.y_label));
     gp += fmt::format("set format y {}\n", GnuplotString(panel.tic_format));
-    // Either way the range always takes in 1.0, where the reference line is drawn.
-    if (drawing.log_scale) {
-      gp += "set logscale y\nset yrange [*<0.5:2<*]\nset offsets 0,0,0,0\n";
+    if (drawing.y_axis.log_scale) {
+      gp += "set logscale y\nset offsets 0,0,0,0\n";
     } else {
-      gp += "unset logscale y\nset yrange [0:1.2<*]\nset offsets 0,0,graph 0.05,0\n";
+      gp += "unset logscale y\nset offsets 0,0,graph 0.05,0\n";  // Room above the bars.
     }
+    gp += fmt::format("set yrange {}\n", drawing.y_axis.range);
     gp += fmt::format("plot for [i=2:{}] {} using i:xtic(1) title columnheader(i) linetype (i-1)",
                       engine_count + 1, GnuplotString(drawing.data_file.string()));
     if (plot.reference_line_at_one) {
@@ -463,10 +475,10 @@ Result<bool> DrawPlot(const Plot& plot, const std::vector<WorkloadResult>& resul
       InOrderOfAppearance(results, &WorkloadResult::workload);
 
   std::vector<Grid> grids;
-  std::vector<bool> log_scales;
+  std::vector<YAxis> y_axes;
   for (const Panel& panel : plot.panels) {
     grids.push_back(PanelGrid(panel, results, workloads, engines));
-    log_scales.push_back(ChooseLogScale(panel.scale, grids.back()));
+    y_axes.push_back(ChooseYAxis(panel.scale, plot.reference_line_at_one, grids.back()));
   }
   // The x axis: the workloads with a figure in some panel, the same in every panel.
   std::vector<bool> shown(workloads.size(), false);
@@ -480,7 +492,7 @@ Result<bool> DrawPlot(const Plot& plot, const std::vector<WorkloadResult>& resul
     if (!std::ranges::any_of(grids[p], HasFigure)) continue;
     fs::path data_file = work_dir / fmt::format("{}_{}.tsv", plot.name, p);
     KV_RETURN_IF_ERROR(WriteTextFile(data_file, PanelData(grids[p], shown, workloads, engines)));
-    drawings.push_back({&plot.panels[p], log_scales[p], data_file});
+    drawings.push_back({&plot.panels[p], y_axes[p], data_file});
   }
   if (drawings.empty()) return false;
 
@@ -561,6 +573,7 @@ std::string RenderMarkdown(const std::vector<WorkloadResult>& results, const Mac
   for (const Plot* plot : drawn) {
     md += fmt::format("![{}](benchmarks/{}.svg)\n\n", plot->alt_text, plot->name);
   }
+  if (drawn.empty()) md += "No figures to plot.\n";
   return md;
 }
 

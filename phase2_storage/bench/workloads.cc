@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "phase2_storage/bench/generators.h"
@@ -295,6 +297,12 @@ WorkloadResult Runner::Run(const std::string& w) {
     return fail(s);
   }
 
+  // Start from a clean page cache: write back every dirty page (sync(2)) so that (1) a page this
+  // workload dirties again counts again — /proc/self/io counts a page when it turns dirty, not
+  // each time it is written while dirty —, (2) deleting files dirtied by earlier workloads cannot
+  // cancel bytes against this one, and (3) earlier workloads' write-back does not compete with
+  // this one's fdatasync calls.
+  ::sync();
   (void)ResetPeakRss();
   auto written_before = ProcessDiskWriteBytes();
   Measure m;
@@ -314,8 +322,11 @@ WorkloadResult Runner::Run(const std::string& w) {
     if (Status s = engine_->WaitForIdle(kSettleTime); !s.ok()) return fail(s);
     auto written_after = ProcessDiskWriteBytes();
     if (written_before && written_after && m.bytes_written > 0) {
-      r.write_amp = static_cast<double>(*written_after - *written_before) /
-                    static_cast<double>(m.bytes_written);
+      // Net of cancelled bytes the difference can dip below zero (files deleted before their
+      // pages reached the disk); the disk then saw nothing of this workload.
+      const double disk =
+          std::max(0.0, static_cast<double>(*written_after) - static_cast<double>(*written_before));
+      r.write_amp = disk / static_cast<double>(m.bytes_written);
     }
     if (auto used = DiskUsageBytes(dir_); used && live_ > 0) {
       r.space_amp = static_cast<double>(*used) / static_cast<double>(live_ * record_bytes_);

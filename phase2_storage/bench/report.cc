@@ -233,7 +233,7 @@ struct Plot {
   std::string name;  // benchmarks/<name>.svg
   std::string title;
   std::string alt_text;  // For the markdown image.
-  int height = 560;      // Pixels; every plot is 1000 wide.
+  int height = 560;      // Pixels; the width grows with the number of workloads.
   bool reference_line_at_one = false;
   std::vector<Panel> panels;
 };
@@ -385,16 +385,16 @@ std::string GnuplotScript(const Plot& plot, const std::vector<PanelDrawing>& pan
   gp +=
       fmt::format("# {}: drawn by kvbench's report (phase2_storage/bench/report.cc).\n", plot.name);
   gp += fmt::format(
-      "set terminal svg size 1000,{} dynamic font 'sans,12' noenhanced background rgb 'white'\n",
-      plot.height);
+      "set terminal svg size {},{} dynamic font 'sans,12' noenhanced background rgb 'white'\n",
+      std::max<std::size_t>(1000, 200 + 100 * workload_count), plot.height);
   gp += "set encoding utf8\n";
   gp += fmt::format("set output {}\n", GnuplotString(svg.string()));
   gp += "set datafile separator tab\nset datafile missing '?'\n";
   gp += "set style data histogram\nset style histogram clustered gap 1\n";
   gp += "set style fill solid 0.85 border rgb '#333333'\n";
   gp += "set key outside right top\nset grid ytics\nset xlabel 'workload'\n";
-  // Rotated labels end at their tic ("right"), so they hang below the axis instead of over bars.
-  if (workload_count > 8) gp += "set xtics rotate by 30 right\n";
+  // Workload names stay horizontal (rotated ones were drawn over the bars by some SVG viewers);
+  // the plot is widened instead, ~100 pixels per workload.
   for (std::size_t i = 0; i < kEngineColours.size(); ++i) {
     gp += fmt::format("set linetype {} linecolor rgb '{}'\n", i + 1, kEngineColours[i]);
   }
@@ -423,8 +423,9 @@ std::string GnuplotScript(const Plot& plot, const std::vector<PanelDrawing>& pan
     // with histogram style (it was drawn slanted).
     gp += "unset arrow\n";
     if (plot.reference_line_at_one) {
-      gp += "set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linewidth 1.5 "
-            "linecolor rgb 'black' front\n";
+      gp +=
+          "set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linewidth 1.5 "
+          "linecolor rgb 'black' front\n";
     }
     gp += fmt::format("plot for [i=2:{}] {} using i:xtic(1) title columnheader(i) linetype (i-1)",
                       engine_count + 1, GnuplotString(drawing.data_file.string()));

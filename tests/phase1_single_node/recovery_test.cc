@@ -7,6 +7,7 @@
 //   * repair truncates at the damage and says so; a damaged checkpoint is kCorruption naming it;
 //   * a model-based property: random transactions, checkpoints and reopens agree with a std::map.
 #include "phase1_single_node/store.h"
+#include "tests/phase1_single_node/record_grammar.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -119,19 +120,6 @@ std::vector<std::string> LogAndCheckpointFiles(FileSystem& fs) {
   }
   std::ranges::sort(out);
   return out;
-}
-
-// Offsets where framed records start in `data`, plus data.size(): from the documented grammar
-// (the first 4 header bytes are the payload length), independent of RecordReader.
-std::vector<std::uint64_t> RecordBoundaries(std::string_view data) {
-  std::vector<std::uint64_t> b;
-  std::uint64_t off = 0;
-  while (off < data.size()) {
-    b.push_back(off);
-    off += kRecordHeaderBytes + LoadFixed<std::uint32_t>(data.data() + off);
-  }
-  b.push_back(off);
-  return b;
 }
 
 std::string FlipBit(std::string data, std::uint64_t bit) {

@@ -36,6 +36,7 @@
 #include "phase1_single_node/file_names.h"
 #include "phase1_single_node/record_log.h"
 #include "phase1_single_node/store.h"
+#include "tests/phase1_single_node/record_grammar.h"
 
 namespace kv::phase1 {
 namespace {
@@ -51,18 +52,6 @@ std::string Framed(const std::vector<std::string>& payloads) {
   std::string out;
   for (const auto& p : payloads) AppendRecord(out, p);
   return out;
-}
-
-// Offsets at which each framed record starts, computed from the documented grammar (12-byte
-// header whose first 4 bytes are the little-endian payload length), not from RecordReader.
-std::vector<std::size_t> RecordStarts(std::string_view data) {
-  std::vector<std::size_t> starts;
-  std::size_t off = 0;
-  while (off < data.size()) {
-    starts.push_back(off);
-    off += kRecordHeaderBytes + LoadFixed<std::uint32_t>(data.data() + off);
-  }
-  return starts;
 }
 
 std::string FlipBit(std::string data, std::size_t bit) {
@@ -143,8 +132,8 @@ TEST(RecordLog, EmptyFile_IsEndNotTornTail) {
 
 TEST(RecordLog, TornTail_EveryCutInsideLastRecord_TornAtIntactPrefix) {
   const std::string data = Framed({"first", "second record", std::string(40, 'z')});
-  const auto starts = RecordStarts(data);
-  ASSERT_EQ(starts.size(), 3u);
+  const auto starts = RecordBoundaries(data);
+  ASSERT_EQ(starts.size(), 4u);  // three records, then the end
   // Every cut strictly inside the last record: in its header (incomplete header) or its payload.
   for (std::size_t cut = starts[2] + 1; cut < data.size(); ++cut) {
     SCOPED_TRACE(fmt::format("cut at {} of {}", cut, data.size()));
@@ -171,10 +160,10 @@ TEST(RecordLog, ZeroFilledTail_IsTornTailAtEndOfIntactPrefix) {
 // the middle of the file or the last record.
 TEST(RecordLog, FlippedPayloadBit_CorruptNamingFileAndOffset) {
   const std::string data = Framed({"first", "the middle record", "the last record"});
-  const auto starts = RecordStarts(data);
+  const auto starts = RecordBoundaries(data);
   for (std::size_t rec : {1u, 2u}) {
     const std::size_t payload_begin = starts[rec] + kRecordHeaderBytes;
-    const std::size_t payload_end = rec + 1 < starts.size() ? starts[rec + 1] : data.size();
+    const std::size_t payload_end = starts[rec + 1];
     for (std::size_t bit = payload_begin * 8; bit < payload_end * 8; ++bit) {
       SCOPED_TRACE(fmt::format("record {} bit {}", rec, bit));
       const std::string bad = FlipBit(data, bit);
@@ -195,7 +184,7 @@ TEST(RecordLog, FlippedPayloadBit_CorruptNamingFileAndOffset) {
 // past the end of the file).
 TEST(RecordLog, FlippedHeaderBit_IncludingLength_IsCorrupt) {
   const std::string data = Framed({"first", "the middle record", "the last record"});
-  const auto starts = RecordStarts(data);
+  const auto starts = RecordBoundaries(data);
   for (std::size_t rec : {1u, 2u}) {
     for (std::size_t bit = starts[rec] * 8; bit < (starts[rec] + kRecordHeaderBytes) * 8; ++bit) {
       SCOPED_TRACE(fmt::format("record {} bit {}", rec, bit));

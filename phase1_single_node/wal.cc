@@ -195,7 +195,7 @@ void WalWriter::LeadGroup(Ticket& first) {
     Ticket* x = group[i];
     if (x->kind != Ticket::Kind::kRotate) {
       bytes.append(x->bytes);
-      if (x->kind == Ticket::Kind::kSync) sync = true;
+      if (x->kind == Ticket::Kind::kSync || x->sync) sync = true;
       continue;
     }
     sync = true;

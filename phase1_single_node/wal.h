@@ -78,6 +78,9 @@ class WalWriter {
     Kind kind = Kind::kCommit;
     std::string bytes;
     std::function<void()> on_durable;
+    // Sync this ticket's bytes before it is done, whatever the policy (a caller that wants this
+    // one write durable under SyncPolicy::kNone, as the LSM tree's sync writes do).
+    bool sync = false;
     // Filled in by the log; the owner reads them only after Await() returns.
     Status status;
     std::uint64_t new_segment = 0;

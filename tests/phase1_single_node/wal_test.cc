@@ -386,6 +386,34 @@ TEST(WalWriter, Rotate_EarlierCommitsInOldSegment_BothDurableAfterPowerCut) {
   EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b);
 }
 
+// Under SyncPolicy::kNone a ticket marked `sync` is still synced before it is done (the LSM
+// tree's sync writes); the unmarked commit before it rides along, the one after it does not.
+TEST(WalWriter, SyncTicketUnderPolicyNone_SurvivesPowerCut_LaterUnsyncedCommitDoesNot) {
+  auto mem = NewMemFileSystem();
+  FaultInjectionFileSystem fs(*mem);
+  ASSERT_OK(fs.CreateDirs(std::string(kDir)));
+  std::string a, b, c;
+  EncodeTransaction(a, 1, 1, std::vector<Write>{{"a", "1"}});
+  EncodeTransaction(b, 2, 2, std::vector<Write>{{"b", "2"}});
+  EncodeTransaction(c, 3, 3, std::vector<Write>{{"c", "3"}});
+  {
+    ASSERT_OK_AND_ASSIGN(auto wal,
+                         WalWriter::Create(fs, std::string(kDir), 1, SyncPolicy::kNone, 0));
+    const std::uint64_t syncs_before = fs.sync_count();
+    ASSERT_OK(wal->Commit(a, nullptr));
+    EXPECT_EQ(fs.sync_count(), syncs_before) << "policy none: no sync for a plain commit";
+    WalWriter::Ticket t;
+    t.bytes = b;
+    t.sync = true;
+    wal->Push(t);
+    ASSERT_OK(wal->Await(t));
+    EXPECT_EQ(fs.sync_count(), syncs_before + 1);
+    ASSERT_OK(wal->Commit(c, nullptr));
+  }
+  ASSERT_OK(fs.PowerCut(UnsyncedData::kDropAll));
+  EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("<missing>"), a + b);
+}
+
 // A leader takes the whole queue, rotations included: the commits before each rotation go to the
 // old segment, which is synced and closed; the rest go to the new one. With a sync failing in the
 // middle, the tickets before it succeed and every ticket from the failed run on fails.

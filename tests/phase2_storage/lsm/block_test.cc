@@ -547,6 +547,19 @@ TEST(BlockCorruption, KeyShorterThanMinKeySize_CorruptionBeforeTheComparatorSees
   EXPECT_FALSE(it->Valid()) << "yielded a " << it->key().size() << "-byte internal key";
   ExpectCorruptionNamingBlock(it->status(), "offset 3");
 
+  // The binary search reports the short restart key even when the answer lies before it: here
+  // entry 0 is well formed and not before the target, but the search reads restart point 1 first.
+  const std::string first = MakeInternalKey("0", 1, EntryKind::kValue);
+  const std::string two_runs = Raw({0, static_cast<int>(first.size()), 1}) + first + "x" +
+                               Raw({0, 1, 1}) + "z" + "y";  // Restart point 1: key "z".
+  ASSERT_OK_AND_ASSIGN(
+      auto two_runs_block,
+      ParseBlock(HandmadeBlock(two_runs, {0, 3 + static_cast<std::uint32_t>(first.size() + 1)})));
+  auto early = Block::NewIterator(two_runs_block, CompareInternalKeys, kTrailerSize);
+  early->Seek(MakeInternalKey("+", 1, EntryKind::kValue));  // "+" sorts before "0".
+  EXPECT_FALSE(early->Valid());
+  ExpectCorruptionNamingBlock(early->status(), fmt::format("offset {}", 3 + first.size() + 1));
+
   // A scan decodes entry 0 first: its empty key is too short.
   auto scan = Block::NewIterator(block, CompareInternalKeys, kTrailerSize);
   EXPECT_TRUE(ScanAll(*scan).empty());

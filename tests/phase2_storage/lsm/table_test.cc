@@ -806,6 +806,77 @@ TEST(TableFormat, BlockHandle_VarintRoundTripAndTrailingBytesAreCorruption) {
   }
 }
 
+// A table laid out by hand, without a filter: one data block of `entries` (each at a restart
+// point), and an index whose one entry has key `index_key`. Returns the index block's offset.
+Result<std::uint64_t> WriteHandmadeTable(
+    FileSystem& fs, const std::string& path,
+    const std::vector<std::pair<std::string, std::string>>& entries, std::string_view index_key) {
+  BlockBuilder data(1);
+  for (const auto& [key, value] : entries) data.Add(key, value);
+  std::string file(data.Finish());
+  AppendBlockTrailer(file, data.Finish());
+  BlockBuilder index(1);
+  std::string handle;
+  EncodeBlockHandle(handle, {0, data.Finish().size()});
+  index.Add(index_key, handle);
+  Footer footer;
+  footer.index = {file.size(), index.Finish().size()};
+  footer.entries = entries.size();
+  file.append(index.Finish());
+  AppendBlockTrailer(file, index.Finish());
+  file.append(EncodeFooter(footer));
+  KV_RETURN_IF_ERROR(WriteWholeFile(fs, path, file));
+  return footer.index.offset;
+}
+
+// A data block holding a key shorter than a trailer (a writer bug the checksum cannot see) is
+// corruption of that block: the table never hands the key out, nor compares it.
+TEST(TableCorruption, DataBlockKeyWithoutTrailer_CorruptionNamingBlock) {
+  auto fs = NewFsWithDir();
+  const std::string path(kPath);
+  // "a"@5, then "b", a 1-byte key; the index entry covers everything up to "z".
+  const std::string good_key = MakeInternalKey("a", 5, EntryKind::kValue);
+  ASSERT_OK(WriteHandmadeTable(*fs, path, {{good_key, "x"}, {"b", "y"}},
+                               MakeInternalKey("z", 0, EntryKind::kDelete)));
+  ASSERT_OK_AND_ASSIGN(auto table, OpenTable(*fs, path));
+
+  auto it = table->NewIterator();
+  std::vector<std::string> keys;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.emplace_back(it->key());
+  EXPECT_EQ(keys, std::vector<std::string>{good_key});
+  ExpectCorruptionNaming(it->status(), 0);
+
+  // A lookup either finds "a"@5 before reaching the bad key, or reports the block.
+  for (const LookupKey& lookup : {LookupKey("a", 9), LookupKey("b", 9), LookupKey("b", 0)}) {
+    SCOPED_TRACE(lookup.user_key());
+    const auto got = table->Get(lookup);
+    if (got.has_value()) {
+      EXPECT_EQ(lookup.user_key(), "a");
+      ASSERT_TRUE(got->has_value());
+      EXPECT_EQ((*got)->value, "x");
+    } else {
+      ExpectCorruptionNaming(got.error(), 0);
+    }
+  }
+}
+
+// The same for the index: an index key without a trailer is corruption of the index block.
+TEST(TableCorruption, IndexKeyWithoutTrailer_CorruptionNamingIndex) {
+  auto fs = NewFsWithDir();
+  const std::string path(kPath);
+  ASSERT_OK_AND_ASSIGN(
+      const std::uint64_t index_offset,
+      WriteHandmadeTable(*fs, path, {{MakeInternalKey("a", 5, EntryKind::kValue), "x"}}, "z"));
+  ASSERT_OK_AND_ASSIGN(auto table, OpenTable(*fs, path));
+  auto it = table->NewIterator();
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+  ExpectCorruptionNaming(it->status(), index_offset);
+  const auto got = table->Get(LookupKey("a", 9));
+  ASSERT_FALSE(got.has_value());
+  ExpectCorruptionNaming(got.error(), index_offset);
+}
+
 TEST(TableCorruption, NotATable_OpenIsCorruptionNamingFooterOffset) {
   auto fs = NewFsWithDir();
   const std::string path(kPath);

@@ -260,6 +260,11 @@ Status VersionSet::RemoveStaleManifests() {
 Status VersionSet::LogAndApply(VersionEdit edit) {
   KV_RETURN_IF_ERROR(error_);
   {
+    std::lock_guard lock(mu_);
+    edit.next_file_number = next_file_number_;
+    edit.last_sequence = std::max(last_sequence_, edit.last_sequence.value_or(0));
+  }
+  {
     // An edit that recovery would refuse to read back must never reach the manifest: the tree
     // could not be reopened. Decoding it is the one check that cannot drift from Decode's.
     std::string probe;
@@ -280,11 +285,6 @@ Status VersionSet::LogAndApply(VersionEdit edit) {
     return Status::InvalidArgument(
         fmt::format("refused a version edit that would break an invariant: {} (edit {})",
                     s.message(), edit.DebugString()));
-  }
-  {
-    std::lock_guard lock(mu_);
-    edit.next_file_number = next_file_number_;
-    edit.last_sequence = std::max(last_sequence_, edit.last_sequence.value_or(0));
   }
   std::string payload;
   edit.Encode(payload);

@@ -396,12 +396,12 @@ RC_GTEST_PROP(VersionEdit, EveryStrictPrefix_DecodesOnlyWhereAFieldEnds_ToTheFie
   RC_ASSERT(decodable == FieldCount(e));
 }
 
-// The tag of a one-field edit: the first varint of its encoding.
-std::uint32_t TagOf(const VersionEdit& one_field) {
+// The tag of a one-field edit: the first varint of its encoding (none if it encodes to nothing).
+std::optional<std::uint32_t> TagOf(const VersionEdit& one_field) {
   const std::string bytes = EncodeEdit(one_field);
   Decoder d(bytes);
   auto tag = d.ReadVarint32();
-  KV_CHECK(tag.has_value(), "an encoded field starts with its tag");
+  if (!tag) return std::nullopt;
   return *tag;
 }
 
@@ -414,7 +414,11 @@ TEST(VersionEdit, UnknownFieldTag_IsCorruption) {
   one_field_each[4].deleted_files = {{1, 5}};
   one_field_each[5].new_files = {{1, Table(5, "a", "b")}};
   std::set<std::uint32_t> tags;
-  for (const VersionEdit& e : one_field_each) tags.insert(TagOf(e));
+  for (const VersionEdit& e : one_field_each) {
+    const std::optional<std::uint32_t> tag = TagOf(e);
+    ASSERT_TRUE(tag.has_value()) << e.DebugString() << " encodes to nothing";
+    tags.insert(*tag);
+  }
   ASSERT_EQ(tags.size(), 6u) << "each field has a tag of its own";
   VersionEdit valid;
   valid.log_number = 9;
@@ -1044,6 +1048,7 @@ class VersionSetPowerCutTest : public ::testing::Test {
         << (run.in_flight ? "\nwith the edit in flight\n  " + Describe(*run.in_flight) : "");
     in_flight_survived_ += in_flight ? 1 : 0;
     ASSERT_OK(vs->current()->CheckInvariants());
+    EXPECT_EQ(ManifestProblem(fs, *vs), "");
 
     // No number the manifest named (tables, logs, the manifest itself) is handed out again.
     std::uint64_t highest = vs->manifest_number();
@@ -1145,8 +1150,7 @@ TEST_F(VersionSetPowerCutTest, CrashInsideRecoverAtEverySyncPoint_RecoversWhatAC
 }
 
 // Recover replaces CURRENT and then removes the old manifest without syncing the directory, so a
-// power cut can bring the old manifest back. version_set.cc says such a leftover "is removed at
-// the next open"; this checks that the next open leaves one manifest.
+// power cut can bring the old manifest back. The next Recover must leave only its own.
 TEST(VersionSetStaleManifest, PowerCutAfterReopen_OldManifestBack_NextRecoverLeavesOnlyItsOwn) {
   auto mem = NewMemFileSystem();
   FaultInjectionFileSystem fs(*mem);
@@ -1216,10 +1220,10 @@ TEST(VersionSetIoError, ManifestAppendOrSyncFails_NothingInstalled_LaterEditsRef
   }
 }
 
-// LogAndApply logs an edit before anyone can read it back; if it logs one that Decode refuses,
-// every later Recover fails and the tree is lost. Either it refuses such an edit, or the
-// manifest it wrote opens again.
-TEST(VersionSetValidation, EditThatDecodeWouldRefuse_RefusedOrTheTreeStillOpens) {
+// An edit that recovery could not read back must never reach the manifest: every later Recover
+// would fail and the tree would be lost. LogAndApply refuses it (kInvalidArgument) and changes
+// nothing, and the tree still opens.
+TEST(VersionSetValidation, EditRecoveryCouldNotReadBack_RefusedAndTheTreeStillOpens) {
   VersionEdit short_pointer;
   short_pointer.compact_pointers = {{1, "abc"}};  // Shorter than an internal key's trailer.
   VersionEdit huge_sequence;
@@ -1231,11 +1235,32 @@ TEST(VersionSetValidation, EditThatDecodeWouldRefuse_RefusedOrTheTreeStillOpens)
     {
       VersionSet vs(*fs, kDir);
       ASSERT_OK(vs.Recover(true));
-      if (!vs.LogAndApply(*edit).ok()) continue;  // Refused: fine.
+      const std::shared_ptr<const Version> before = vs.current();
+      const Status s = vs.LogAndApply(*edit);
+      EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+      EXPECT_EQ(vs.current(), before);
     }
     VersionSet vs(*fs, kDir);
     EXPECT_OK(vs.Recover(false));
   }
+}
+
+// The same, for an edit that is well formed itself but whose last_sequence, filled in by
+// LogAndApply from the counter SetLastSequence raised past 56 bits, is not.
+TEST(VersionSetValidation, CounterPast56Bits_NextEditRefusedAndTheTreeStillOpens) {
+  auto fs = NewMemFileSystem();
+  ASSERT_OK(fs->CreateDirs(kDir));
+  {
+    VersionSet vs(*fs, kDir);
+    ASSERT_OK(vs.Recover(true));
+    vs.SetLastSequence(kMaxSequenceNumber + 1);
+    VersionEdit e;
+    e.log_number = 3;
+    const Status s = vs.LogAndApply(e);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  }
+  VersionSet vs(*fs, kDir);
+  EXPECT_OK(vs.Recover(false));
 }
 
 // ===== Damage =====
@@ -1468,6 +1493,19 @@ TEST(ManifestContents, NoEditGivesTheNextFileNumber_IsCorruption) {
   auto fs = NewMemFileSystem();
   WriteTree(*fs, {only});
   EXPECT_STATUS(RecoverState(*fs), StatusCode::kCorruption);
+}
+
+// The manifest's own number is taken, whatever its last edit recorded as the next file number.
+TEST(ManifestContents, NextFileNumberBelowTheManifestsOwn_NumbersHandedOutStayAboveIt) {
+  VersionEdit only;
+  only.next_file_number = 10;  // Below 50, the number of the manifest WriteTree writes.
+  only.new_files = {{0, Table(5, "a", "c")}};
+  auto fs = NewMemFileSystem();
+  WriteTree(*fs, {only});
+  VersionSet vs(*fs, kDir);
+  ASSERT_OK(vs.Recover(false));
+  EXPECT_GT(vs.manifest_number(), 50u);
+  EXPECT_GT(vs.NewFileNumber(), vs.manifest_number());
 }
 
 // ===== LiveTables =====

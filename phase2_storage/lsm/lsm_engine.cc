@@ -1,0 +1,789 @@
+#include "phase2_storage/lsm/lsm_engine.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+#include "phase1_single_node/file_names.h"
+#include "phase2_storage/lsm/db_iterator.h"
+#include "phase2_storage/lsm/merging_iterator.h"
+
+namespace kv::storage::lsm {
+
+// A registered read point; unregistered when the user destroys it.
+class LsmEngine::SnapshotImpl final : public Snapshot {
+ public:
+  SnapshotImpl(const LsmEngine& engine, SequenceNumber sequence)
+      : engine_(engine), sequence_(sequence) {}
+  ~SnapshotImpl() override {
+    std::lock_guard lock(engine_.snapshots_mu_);
+    engine_.snapshots_.erase(engine_.snapshots_.find(sequence_));
+  }
+  SequenceNumber sequence() const { return sequence_; }
+
+ private:
+  const LsmEngine& engine_;
+  const SequenceNumber sequence_;
+};
+
+// One compaction: the tables of `level` and `level + 1` it merges (or moves).
+struct LsmEngine::Compaction {
+  int level = 0;
+  Version::Files inputs;  // From `level`.
+  Version::Files below;   // From `level + 1`, overlapping `inputs`.
+  std::shared_ptr<const Version> version;
+  bool IsTrivialMove() const { return inputs.size() == 1 && below.empty(); }
+};
+
+namespace {
+
+std::string_view UserKeyOf(const std::shared_ptr<const FileMeta>& f, bool largest) {
+  return ExtractUserKey(largest ? f->largest : f->smallest);
+}
+
+// The user-key range covered by `files`.
+std::pair<std::string, std::string> UserRange(const Version::Files& files) {
+  std::string lo(UserKeyOf(files.front(), false));
+  std::string hi(UserKeyOf(files.front(), true));
+  for (const auto& f : files) {
+    if (CompareUserKeys(UserKeyOf(f, false), lo) < 0) lo = UserKeyOf(f, false);
+    if (CompareUserKeys(UserKeyOf(f, true), hi) > 0) hi = UserKeyOf(f, true);
+  }
+  return {lo, hi};
+}
+
+std::uint64_t TotalBytes(const Version::Files& files) {
+  std::uint64_t n = 0;
+  for (const auto& f : files) n += f->size;
+  return n;
+}
+
+}  // namespace
+
+LsmEngine::LsmEngine(FileSystem& fs, std::string dir, LsmOptions options)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      options_(std::move(options)),
+      block_cache_(options_.block_cache_bytes),
+      table_cache_(fs_, dir_, &block_cache_),
+      versions_(fs_, dir_) {}
+
+Result<std::unique_ptr<LsmEngine>> LsmEngine::Open(FileSystem& fs, std::string dir,
+                                                   LsmOptions options) {
+  std::unique_ptr<LsmEngine> engine(new LsmEngine(fs, std::move(dir), std::move(options)));
+  KV_RETURN_IF_ERROR(engine->Recover());
+  if (engine->options_.background_work) {
+    engine->background_ = std::thread([e = engine.get()] { e->BackgroundLoop(); });
+  }
+  return engine;
+}
+
+LsmEngine::~LsmEngine() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  background_cv_.notify_all();
+  if (background_.joinable()) background_.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery
+
+Status LsmEngine::Recover() {
+  if (options_.create_if_missing) KV_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
+  KV_ASSIGN_OR_RETURN(lock_file_, fs_.LockFile(JoinPath(dir_, "LOCK")));
+  KV_RETURN_IF_ERROR(versions_.Recover(options_.create_if_missing));
+  last_sequence_ = versions_.last_sequence();
+  mem_ = std::make_shared<MemTable>(++memtable_seed_);
+
+  std::uint64_t last_segment = 0;
+  VersionEdit edit;
+  KV_RETURN_IF_ERROR(ReplayLogs(last_segment));
+  // What the log held is written out as a level-0 table, so the new segment starts from a
+  // clean slate and the old ones can go.
+  if (!mem_->empty()) {
+    FileMeta meta;
+    KV_RETURN_IF_ERROR(WriteLevel0Table(*mem_, meta));
+    edit.new_files.emplace_back(0, meta);
+    mem_ = std::make_shared<MemTable>(++memtable_seed_);
+  }
+  const std::uint64_t segment = std::max(last_segment, versions_.log_number()) + 1;
+  KV_ASSIGN_OR_RETURN(wal_,
+                      phase1::WalWriter::Create(fs_, dir_, segment, phase1::SyncPolicy::kNone, 0));
+  edit.log_number = segment;
+  versions_.SetLastSequence(last_sequence_);
+  Status s = versions_.LogAndApply(edit);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [level, f] : edit.new_files) pending_outputs_.erase(f.number);
+  }
+  KV_RETURN_IF_ERROR(s);
+  visible_sequence_.store(last_sequence_);
+  DeleteObsoleteFiles();
+  return Status::Ok();
+}
+
+Status LsmEngine::ReplayLogs(std::uint64_t& last_segment) {
+  KV_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir_));
+  std::vector<std::uint64_t> segments;
+  for (const std::string& name : names) {
+    auto n = phase1::ParseWalSegmentName(name);
+    if (n && *n >= versions_.log_number()) segments.push_back(*n);
+  }
+  std::sort(segments.begin(), segments.end());
+  if (segments.empty()) return Status::Ok();
+  last_segment = segments.back();
+  std::vector<FileMeta> flushed;
+  auto apply = [&](phase1::Timestamp last, std::span<phase1::Write> writes) -> Status {
+    // A batch of n writes took sequences last - n + 1 .. last, in order.
+    SequenceNumber seq = last - writes.size() + 1;
+    for (const phase1::Write& w : writes) {
+      if (w.value) {
+        mem_->Add(seq++, EntryKind::kValue, w.key, *w.value);
+      } else {
+        mem_->Add(seq++, EntryKind::kDelete, w.key, {});
+      }
+    }
+    last_sequence_ = std::max(last_sequence_, last);
+    return Status::Ok();
+  };
+  KV_ASSIGN_OR_RETURN(phase1::WalReplayReport report,
+                      phase1::ReplayWal(fs_, dir_, segments, 0, /*repair=*/false, apply));
+  if (report.torn_bytes > 0) {
+    recovery_note_ =
+        fmt::format("truncated a torn tail of {} bytes in {}", report.torn_bytes, report.torn_file);
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+Status LsmEngine::Put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  WriteBatch batch;
+  batch.Put(key, value);
+  return Write(options, batch);
+}
+
+Status LsmEngine::Delete(const WriteOptions& options, std::string_view key) {
+  WriteBatch batch;
+  batch.Delete(key);
+  return Write(options, batch);
+}
+
+Status LsmEngine::Write(const WriteOptions& options, const WriteBatch& batch) {
+  for (const WriteBatch::Entry& e : batch.entries()) {
+    KV_RETURN_IF_ERROR(phase1::ValidateKey(options_.limits, e.key));
+    if (e.op == WriteBatch::Op::kPut) {
+      KV_RETURN_IF_ERROR(phase1::ValidateValue(options_.limits, e.value));
+    }
+  }
+  if (batch.empty()) return Status::Ok();
+
+  std::vector<phase1::Write> writes;
+  writes.reserve(batch.size());
+  for (const WriteBatch::Entry& e : batch.entries()) {
+    writes.push_back(phase1::Write{
+        e.key, e.op == WriteBatch::Op::kPut ? std::optional<std::string>(e.value) : std::nullopt});
+  }
+
+  phase1::WalWriter::Ticket ticket;
+  ticket.sync = options.sync;
+  {
+    std::unique_lock lock(mu_);
+    KV_RETURN_IF_ERROR(background_error_);
+    KV_RETURN_IF_ERROR(MakeRoomForWrite(lock));
+    const SequenceNumber first = last_sequence_ + 1;
+    const SequenceNumber last = last_sequence_ + batch.size();
+    phase1::EncodeTransaction(ticket.bytes, last, last, writes);
+    // In the memtable now, but invisible until visible_sequence_ reaches `last`, which happens
+    // once the log has the batch (in log order: on_durable runs under the log's lock).
+    SequenceNumber seq = first;
+    for (const WriteBatch::Entry& e : batch.entries()) {
+      mem_->Add(seq++, e.op == WriteBatch::Op::kPut ? EntryKind::kValue : EntryKind::kDelete, e.key,
+                e.value);
+    }
+    last_sequence_ = last;
+    ticket.on_durable = [this, last] { visible_sequence_.store(last); };
+    wal_->Push(ticket);  // Under mu_: log order is sequence order.
+  }
+  Status s = wal_->Await(ticket);
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    if (background_error_.ok()) background_error_ = s;
+    return s.WithContext(
+        "write to the LSM tree's log failed; the tree refuses writes until "
+        "reopened");
+  }
+  return Status::Ok();
+}
+
+Status LsmEngine::MakeRoomForWrite(std::unique_lock<std::mutex>& lock) {
+  bool counted = false;
+  auto stall = [&] {
+    if (!counted) ++stats_.stalls;
+    counted = true;
+    background_cv_.notify_one();
+    done_cv_.wait(lock);
+  };
+  for (;;) {
+    KV_RETURN_IF_ERROR(background_error_);
+    const std::size_t l0 = versions_.current()->files(0).size();
+    if (options_.background_work &&
+        l0 >= static_cast<std::size_t>(options_.level0_stop_writes_trigger)) {
+      stall();
+      continue;
+    }
+    // (An empty memtable always has room: its arena's first block may already exceed a tiny
+    // write buffer, and switching it would only make another empty one.)
+    if (mem_->empty() || mem_->MemoryUsage() < options_.write_buffer_size) return Status::Ok();
+    if (imm_ != nullptr) {
+      if (!options_.background_work) {
+        KV_RETURN_IF_ERROR(FlushImmutable(lock));
+        continue;
+      }
+      stall();
+      continue;
+    }
+    // Switch memtables. Rotating the log syncs the old segment first, so every write in imm_
+    // is in the log (or failed) by the time a flush reads it.
+    auto segment = wal_->Rotate();
+    if (!segment) {
+      background_error_ = segment.error();
+      return segment.error();
+    }
+    imm_ = std::move(mem_);
+    imm_log_end_ = *segment;
+    mem_ = std::make_shared<MemTable>(++memtable_seed_);
+    background_cv_.notify_one();
+  }
+}
+
+Status LsmEngine::Sync() { return wal_->Sync(); }
+
+Status LsmEngine::Flush() {
+  std::unique_lock lock(mu_);
+  KV_RETURN_IF_ERROR(background_error_);
+  // Wait for an earlier immutable memtable, then make the active one immutable.
+  while (imm_ != nullptr) {
+    if (!options_.background_work) {
+      KV_RETURN_IF_ERROR(FlushImmutable(lock));
+      continue;
+    }
+    background_cv_.notify_one();
+    done_cv_.wait(lock);
+    KV_RETURN_IF_ERROR(background_error_);
+  }
+  if (mem_->empty()) return Status::Ok();
+  auto segment = wal_->Rotate();
+  if (!segment) {
+    background_error_ = segment.error();
+    return segment.error();
+  }
+  imm_ = std::move(mem_);
+  imm_log_end_ = *segment;
+  mem_ = std::make_shared<MemTable>(++memtable_seed_);
+  if (!options_.background_work) return FlushImmutable(lock);
+  background_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return imm_ == nullptr || !background_error_.ok(); });
+  return background_error_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flush
+
+Status LsmEngine::WriteLevel0Table(const MemTable& mem, FileMeta& meta) {
+  meta = FileMeta{};
+  meta.number = versions_.NewFileNumber();
+  const std::string path = JoinPath(dir_, TableFileName(meta.number));
+  {
+    std::lock_guard lock(mu_);
+    pending_outputs_.insert(meta.number);
+  }
+  auto finish = [&](Status s) {
+    std::lock_guard lock(mu_);
+    pending_outputs_.erase(meta.number);
+    return s;
+  };
+  auto file = fs_.NewWritableFile(path);
+  if (!file) return finish(file.error());
+  TableBuilder builder(options_.table, **file, path);
+  auto it = mem.NewIterator();
+  Status s;
+  for (it->SeekToFirst(); it->Valid() && s.ok(); it->Next())
+    s = builder.Add(it->key(), it->value());
+  if (s.ok()) s = builder.Finish();
+  // Synced, and its name synced, before the manifest may name it.
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok()) s = (*file)->Close();
+  if (s.ok()) s = fs_.SyncDir(dir_);
+  if (!s.ok()) return finish(s);
+  meta.size = builder.FileSize();
+  meta.entries = builder.entries();
+  meta.smallest = std::string(builder.smallest());
+  meta.largest = std::string(builder.largest());
+  // The number stays pending until the caller's edit is logged (DeleteObsoleteFiles must not
+  // take the table for garbage meanwhile); the caller erases it.
+  return Status::Ok();
+}
+
+Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
+  KV_CHECK(imm_ != nullptr, "FlushImmutable without an immutable memtable");
+  std::shared_ptr<MemTable> imm = imm_;
+  const std::uint64_t log_end = imm_log_end_;
+  const SequenceNumber last = last_sequence_;
+  lock.unlock();
+  FileMeta meta;
+  Status s = WriteLevel0Table(*imm, meta);
+  if (s.ok()) {
+    VersionEdit edit;
+    if (meta.entries > 0) edit.new_files.emplace_back(0, meta);
+    edit.log_number = log_end;  // Segments before it are all in tables now.
+    edit.last_sequence = last;
+    s = versions_.LogAndApply(std::move(edit));
+  }
+  lock.lock();
+  pending_outputs_.erase(meta.number);
+  if (!s.ok()) {
+    if (background_error_.ok()) background_error_ = s;
+    done_cv_.notify_all();
+    return s;
+  }
+  imm_.reset();
+  ++stats_.flushes;
+  stats_.bytes_flushed += meta.size;
+  done_cv_.notify_all();
+  lock.unlock();
+  DeleteObsoleteFiles();
+  lock.lock();
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compaction
+
+std::unique_ptr<LsmEngine::Compaction> LsmEngine::PickCompaction() const {
+  auto version = versions_.current();
+  int best_level = -1;
+  double best_score = 1.0;
+  const double l0_score = static_cast<double>(version->files(0).size()) /
+                          static_cast<double>(options_.level0_compaction_trigger);
+  if (l0_score >= best_score) {
+    best_score = l0_score;
+    best_level = 0;
+  }
+  double limit = static_cast<double>(options_.level_base_bytes);
+  for (int level = 1; level < kNumLevels - 1; ++level) {
+    const double score = static_cast<double>(version->LevelBytes(level)) / limit;
+    if (score > best_score) {
+      best_score = score;
+      best_level = level;
+    }
+    limit *= options_.level_size_ratio;
+  }
+  if (best_level < 0) return nullptr;
+
+  auto c = std::make_unique<Compaction>();
+  c->level = best_level;
+  c->version = version;
+  const Version::Files& files = version->files(best_level);
+  if (best_level == 0) {
+    // Every level-0 table: they may overlap each other, and taking them all keeps the rule that
+    // a newer level-0 table is never left above an older one's merged output.
+    c->inputs = files;
+  } else {
+    // Round robin through the level, from where its last compaction stopped.
+    const std::string pointer = versions_.compact_pointer(best_level);
+    auto it = std::find_if(files.begin(), files.end(), [&](const auto& f) {
+      return pointer.empty() || CompareInternalKeys(f->largest, pointer) > 0;
+    });
+    c->inputs.push_back(it != files.end() ? *it : files.front());
+  }
+  const auto [lo, hi] = UserRange(c->inputs);
+  c->below = version->Overlapping(best_level + 1, lo, hi);
+  return c;
+}
+
+Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& lock) {
+  const int out_level = c.level + 1;
+  VersionEdit edit;
+  for (const auto& f : c.inputs) edit.deleted_files.emplace_back(c.level, f->number);
+  for (const auto& f : c.below) edit.deleted_files.emplace_back(out_level, f->number);
+  edit.compact_pointers.emplace_back(c.level, c.inputs.back()->largest);
+
+  if (c.IsTrivialMove()) {
+    lock.unlock();
+    edit.new_files.emplace_back(out_level, *c.inputs.front());
+    Status s = versions_.LogAndApply(std::move(edit));
+    lock.lock();
+    if (!s.ok()) return s;
+    ++stats_.trivial_moves;
+    return Status::Ok();
+  }
+
+  const SequenceNumber oldest_snapshot = OldestSnapshot();
+  lock.unlock();
+  std::vector<std::shared_ptr<const Table>> tables;
+  std::vector<std::unique_ptr<Iterator>> children;
+  for (const Version::Files* files : {&c.inputs, &c.below}) {
+    for (const auto& f : *files) {
+      auto table = table_cache_.Find(*f);
+      if (!table) {
+        lock.lock();
+        return table.error();
+      }
+      children.push_back((*table)->NewIterator(/*fill_cache=*/false));
+      tables.push_back(std::move(*table));
+    }
+  }
+  auto merged = NewMergingIterator(std::move(children), CompareInternalKeys);
+
+  // Is `user_key` absent from every level below the output? Then a tombstone for it shadows
+  // nothing and can go.
+  auto bottom_for = [&](std::string_view user_key) {
+    for (int level = out_level + 1; level < kNumLevels; ++level) {
+      if (!c.version->Overlapping(level, user_key, user_key).empty()) return false;
+    }
+    return true;
+  };
+
+  struct Output {
+    FileMeta meta;
+    std::unique_ptr<WritableFile> file;
+    std::unique_ptr<TableBuilder> builder;
+  };
+  std::vector<Output> outputs;
+  std::uint64_t dropped = 0;
+  Status s;
+  auto finish_output = [&]() -> Status {
+    Output& o = outputs.back();
+    KV_RETURN_IF_ERROR(o.builder->Finish());
+    KV_RETURN_IF_ERROR(o.file->Sync());
+    KV_RETURN_IF_ERROR(o.file->Close());
+    o.meta.size = o.builder->FileSize();
+    o.meta.entries = o.builder->entries();
+    o.meta.smallest = std::string(o.builder->smallest());
+    o.meta.largest = std::string(o.builder->largest());
+    o.builder.reset();
+    return Status::Ok();
+  };
+
+  std::string current_user_key;
+  bool has_current = false;
+  SequenceNumber newer_sequence = kMaxSequenceNumber;  // Of the version before, same key.
+  std::string last_output_user_key;
+  for (merged->SeekToFirst(); merged->Valid() && s.ok(); merged->Next()) {
+    auto parsed = ParseInternalKey(merged->key());
+    if (!parsed) {
+      s = parsed.error();
+      break;
+    }
+    if (!has_current || parsed->user_key != current_user_key) {
+      current_user_key.assign(parsed->user_key);
+      has_current = true;
+      newer_sequence = kMaxSequenceNumber;
+    }
+    bool drop = false;
+    if (newer_sequence <= oldest_snapshot) {
+      // A newer version of this key is visible to every reader: nobody can see this one.
+      drop = true;
+    } else if (parsed->kind == EntryKind::kDelete && parsed->sequence <= oldest_snapshot &&
+               bottom_for(parsed->user_key)) {
+      drop = true;
+    }
+    newer_sequence = parsed->sequence;
+    if (drop) {
+      ++dropped;
+      continue;
+    }
+    // Cut the output at max_file_size, but never between two versions of one user key: levels
+    // >= 1 keep disjoint user-key ranges.
+    if (!outputs.empty() && outputs.back().builder != nullptr &&
+        outputs.back().builder->FileSize() >= options_.max_file_size &&
+        parsed->user_key != last_output_user_key) {
+      s = finish_output();
+      if (!s.ok()) break;
+    }
+    if (outputs.empty() || outputs.back().builder == nullptr) {
+      Output o;
+      o.meta.number = versions_.NewFileNumber();
+      {
+        std::lock_guard guard(mu_);
+        pending_outputs_.insert(o.meta.number);
+      }
+      const std::string path = JoinPath(dir_, TableFileName(o.meta.number));
+      auto file = fs_.NewWritableFile(path);
+      if (!file) {
+        s = file.error();
+        outputs.push_back(std::move(o));
+        break;
+      }
+      o.file = std::move(*file);
+      o.builder = std::make_unique<TableBuilder>(options_.table, *o.file, path);
+      outputs.push_back(std::move(o));
+    }
+    s = outputs.back().builder->Add(merged->key(), merged->value());
+    last_output_user_key.assign(parsed->user_key);
+  }
+  if (s.ok()) s = merged->status();
+  if (s.ok() && !outputs.empty() && outputs.back().builder != nullptr) s = finish_output();
+  if (s.ok() && !outputs.empty()) s = fs_.SyncDir(dir_);
+  std::uint64_t bytes_out = 0;
+  if (s.ok()) {
+    for (const Output& o : outputs) {
+      if (o.meta.entries == 0) continue;
+      edit.new_files.emplace_back(out_level, o.meta);
+      bytes_out += o.meta.size;
+    }
+    s = versions_.LogAndApply(std::move(edit));
+  }
+  lock.lock();
+  for (const Output& o : outputs) pending_outputs_.erase(o.meta.number);
+  if (!s.ok()) return s;
+  ++stats_.compactions;
+  stats_.bytes_compacted_in += TotalBytes(c.inputs) + TotalBytes(c.below);
+  stats_.bytes_compacted_out += bytes_out;
+  stats_.versions_dropped += dropped;
+  return Status::Ok();
+}
+
+SequenceNumber LsmEngine::OldestSnapshot() const {
+  std::lock_guard lock(snapshots_mu_);
+  return snapshots_.empty() ? visible_sequence_.load() : *snapshots_.begin();
+}
+
+void LsmEngine::DeleteObsoleteFiles() {
+  std::set<std::uint64_t> live;
+  {
+    std::lock_guard lock(mu_);
+    live = pending_outputs_;
+  }
+  for (std::uint64_t n : versions_.LiveTables()) live.insert(n);
+  const std::uint64_t log_number = versions_.log_number();
+  auto names = fs_.ListDir(dir_);
+  if (!names) return;  // Garbage stays until the next attempt; it is never read.
+  for (const std::string& name : *names) {
+    if (auto segment = phase1::ParseWalSegmentName(name)) {
+      if (*segment < log_number) (void)fs_.RemoveFile(JoinPath(dir_, name));
+      continue;
+    }
+    if (name.size() == 10 && name.ends_with(".sst")) {
+      std::uint64_t number = 0;
+      bool digits = true;
+      for (char ch : std::string_view(name).substr(0, 6)) {
+        digits = digits && ch >= '0' && ch <= '9';
+        number = number * 10 + static_cast<std::uint64_t>(ch - '0');
+      }
+      if (digits && !live.contains(number)) {
+        table_cache_.Evict(number);
+        (void)fs_.RemoveFile(JoinPath(dir_, name));
+      }
+    }
+  }
+}
+
+bool LsmEngine::NeedsBackgroundWork() const {
+  return imm_ != nullptr || PickCompaction() != nullptr;
+}
+
+void LsmEngine::BackgroundLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    background_cv_.wait(
+        lock, [&] { return stopping_ || (background_error_.ok() && NeedsBackgroundWork()); });
+    if (stopping_) return;
+    background_busy_ = true;
+    Status s;
+    if (imm_ != nullptr) {
+      s = FlushImmutable(lock);
+    } else if (auto c = PickCompaction()) {
+      s = RunCompaction(*c, lock);
+      c.reset();  // It holds the old version, whose tables would otherwise count as live.
+      if (s.ok()) {
+        lock.unlock();
+        DeleteObsoleteFiles();
+        lock.lock();
+      }
+    }
+    if (!s.ok() && background_error_.ok()) background_error_ = s;
+    background_busy_ = false;
+    done_cv_.notify_all();
+  }
+}
+
+Result<bool> LsmEngine::CompactOnce() {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return !background_busy_; });
+  auto c = PickCompaction();
+  if (c == nullptr) return false;
+  background_busy_ = true;
+  Status s = RunCompaction(*c, lock);
+  c.reset();  // It holds the old version, whose tables would otherwise count as live.
+  background_busy_ = false;
+  if (!s.ok()) {
+    if (background_error_.ok()) background_error_ = s;
+    done_cv_.notify_all();
+    return s;
+  }
+  lock.unlock();
+  DeleteObsoleteFiles();
+  lock.lock();
+  done_cv_.notify_all();
+  return true;
+}
+
+Status LsmEngine::WaitForIdle() {
+  std::unique_lock lock(mu_);
+  if (!options_.background_work) return background_error_;
+  background_cv_.notify_one();
+  done_cv_.wait(lock, [&] {
+    return !background_error_.ok() || (!background_busy_ && !NeedsBackgroundWork());
+  });
+  return background_error_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+Result<std::string> LsmEngine::Get(const ReadOptions& options, std::string_view key) const {
+  const SequenceNumber seq = options.snapshot != nullptr
+                                 ? static_cast<const SnapshotImpl*>(options.snapshot)->sequence()
+                                 : visible_sequence_.load();
+  std::shared_ptr<MemTable> mem, imm;
+  std::shared_ptr<const Version> version;
+  {
+    // Read together: a flush installs its table before it drops imm_, so whichever of the two
+    // we see, the flushed data is in it.
+    std::lock_guard lock(mu_);
+    mem = mem_;
+    imm = imm_;
+    version = versions_.current();
+  }
+  const LookupKey lookup(key, seq);
+  auto answer = [&](const TableEntry& e) -> Result<std::string> {
+    if (e.kind == EntryKind::kDelete) return Status::NotFound(std::string(key));
+    return e.value;
+  };
+  if (auto e = mem->Get(lookup)) return answer(*e);
+  if (imm != nullptr) {
+    if (auto e = imm->Get(lookup)) return answer(*e);
+  }
+  auto search = [&](const FileMeta& f) -> Result<std::optional<TableEntry>> {
+    KV_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, table_cache_.Find(f));
+    return table->Get(lookup);
+  };
+  for (const auto& f : version->files(0)) {  // Newest first.
+    if (CompareUserKeys(key, UserKeyOf(f, false)) < 0 ||
+        CompareUserKeys(key, UserKeyOf(f, true)) > 0) {
+      continue;
+    }
+    KV_ASSIGN_OR_RETURN(auto e, search(*f));
+    if (e) return answer(*e);
+  }
+  for (int level = 1; level < kNumLevels; ++level) {
+    const Version::Files& files = version->files(level);
+    auto it =
+        std::lower_bound(files.begin(), files.end(), key, [](const auto& f, std::string_view k) {
+          return CompareUserKeys(UserKeyOf(f, true), k) < 0;
+        });
+    if (it == files.end() || CompareUserKeys(key, UserKeyOf(*it, false)) < 0) continue;
+    KV_ASSIGN_OR_RETURN(auto e, search(**it));
+    if (e) return answer(*e);
+  }
+  return Status::NotFound(std::string(key));
+}
+
+std::unique_ptr<Iterator> LsmEngine::NewIterator(const ReadOptions& options) const {
+  const SequenceNumber seq = options.snapshot != nullptr
+                                 ? static_cast<const SnapshotImpl*>(options.snapshot)->sequence()
+                                 : visible_sequence_.load();
+  std::shared_ptr<MemTable> mem, imm;
+  std::shared_ptr<const Version> version;
+  {
+    std::lock_guard lock(mu_);
+    mem = mem_;
+    imm = imm_;
+    version = versions_.current();
+  }
+  std::vector<std::unique_ptr<Iterator>> children;
+  std::vector<std::shared_ptr<const void>> pins{mem, version};
+  children.push_back(mem->NewIterator());
+  if (imm != nullptr) {
+    children.push_back(imm->NewIterator());
+    pins.push_back(imm);
+  }
+  for (const auto& f : version->files(0)) {
+    children.push_back(NewLevelIterator(table_cache_, {f}, options.fill_cache));
+  }
+  for (int level = 1; level < kNumLevels; ++level) {
+    if (version->files(level).empty()) continue;
+    children.push_back(NewLevelIterator(table_cache_, version->files(level), options.fill_cache));
+  }
+  return NewDbIterator(NewMergingIterator(std::move(children), CompareInternalKeys), seq,
+                       std::move(pins));
+}
+
+std::unique_ptr<Snapshot> LsmEngine::GetSnapshot() const {
+  std::lock_guard lock(snapshots_mu_);
+  const SequenceNumber seq = visible_sequence_.load();
+  snapshots_.insert(seq);
+  return std::make_unique<SnapshotImpl>(*this, seq);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Introspection
+
+LsmEngine::Stats LsmEngine::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+Status LsmEngine::CheckInvariants() const {
+  auto version = versions_.current();
+  KV_RETURN_IF_ERROR(version->CheckInvariants());
+  // The tables on disk are exactly the live ones (plus any being written right now).
+  std::set<std::uint64_t> live;
+  for (std::uint64_t n : versions_.LiveTables()) live.insert(n);
+  {
+    std::lock_guard lock(mu_);
+    for (std::uint64_t n : pending_outputs_) live.insert(n);
+  }
+  KV_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir_));
+  std::set<std::uint64_t> on_disk;
+  for (const std::string& name : names) {
+    if (name.size() == 10 && name.ends_with(".sst")) on_disk.insert(std::stoull(name.substr(0, 6)));
+  }
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const auto& f : version->files(level)) {
+      if (!on_disk.contains(f->number)) {
+        return Status::Corruption(fmt::format("L{} table {} is not on disk", level, f->number));
+      }
+    }
+  }
+  for (std::uint64_t n : on_disk) {
+    if (!live.contains(n)) {
+      return Status::Corruption(fmt::format("table {} is on disk but in no live version", n));
+    }
+  }
+  return Status::Ok();
+}
+
+std::string LsmEngine::DescribeState() const {
+  std::lock_guard lock(mu_);
+  const auto cache = block_cache_.stats();
+  return fmt::format(
+      "memtable {} entries {:.1f} MiB; immutable {}; {}; last sequence {}; flushes {}; "
+      "compactions {} (+{} moves), pending {}; stalls {}; block cache {:.1f}/{:.1f} MiB, "
+      "{} hits {} misses",
+      mem_->entries(), static_cast<double>(mem_->MemoryUsage()) / (1 << 20),
+      imm_ != nullptr ? "yes" : "no", versions_.current()->Describe(), last_sequence_,
+      stats_.flushes, stats_.compactions, stats_.trivial_moves,
+      PickCompaction() != nullptr ? "yes" : "no", stats_.stalls,
+      static_cast<double>(cache.bytes) / (1 << 20),
+      static_cast<double>(block_cache_.capacity()) / (1 << 20), cache.hits, cache.misses);
+}
+
+}  // namespace kv::storage::lsm

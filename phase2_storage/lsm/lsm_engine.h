@@ -1,0 +1,155 @@
+// LsmEngine: the log-structured merge tree, an OrderedEngine (phase2_storage/ordered_engine.h).
+//
+// How the pieces fit (docs/phase2-lsm.md tells it at length):
+//  * A write takes the next sequence numbers, goes to the log (phase 1's WalWriter: group
+//    commit, one segment per memtable) and into the active memtable. It becomes visible to
+//    readers once the log has it (synced if the write asked for sync).
+//  * When the memtable reaches `write_buffer_size` it becomes immutable, the log rotates to a new
+//    segment, and a fresh memtable takes the writes. A background thread writes the immutable
+//    memtable out as a level-0 table (a flush), records it in the manifest together with the
+//    first log segment still needed, and deletes the older segments.
+//  * The same thread compacts: it merges tables into the next level so that levels >= 1 stay
+//    sorted runs of disjoint tables, and drops versions no snapshot can see and tombstones that
+//    shadow nothing below.
+//  * A read looks at the active memtable, the immutable one, the level-0 tables newest first,
+//    then one table per deeper level; the first version at or before its snapshot wins.
+// Writers stall (and count it in `stats().stalls`) only when flushes or level-0 compactions
+// fall behind.
+//
+// Thread safety: as OrderedEngine — every method from any thread. One background thread does
+// flushes and compactions.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/file_system.h"
+#include "phase1_single_node/limits.h"
+#include "phase1_single_node/wal.h"
+#include "phase2_storage/lsm/block_cache.h"
+#include "phase2_storage/lsm/memtable.h"
+#include "phase2_storage/lsm/table_builder.h"
+#include "phase2_storage/lsm/table_cache.h"
+#include "phase2_storage/lsm/version_set.h"
+#include "phase2_storage/ordered_engine.h"
+
+namespace kv::storage::lsm {
+
+struct LsmOptions {
+  phase1::Limits limits;
+  bool create_if_missing = true;
+  std::size_t write_buffer_size = 4 << 20;  // A memtable is flushed when it holds this much.
+  std::size_t max_file_size = 2 << 20;      // Compaction cuts its output tables at this size.
+  std::size_t block_cache_bytes = 8 << 20;
+  TableOptions table;
+  // Leveled compaction: level 0 is compacted into level 1 once it holds this many tables;
+  // level n >= 1 once it holds more than level_base_bytes * level_size_ratio^(n-1) bytes.
+  int level0_compaction_trigger = 4;
+  int level0_stop_writes_trigger = 12;  // Writers wait for compaction beyond this.
+  std::uint64_t level_base_bytes = 10 << 20;
+  int level_size_ratio = 10;
+  // false: no background thread; flushes and compactions run only when a test calls
+  // CompactOnce()/Flush(), so a test decides exactly when each happens.
+  bool background_work = true;
+};
+
+class LsmEngine final : public OrderedEngine {
+ public:
+  // Opens (or creates) the tree in `dir`: recovers the manifest, replays the log segments it
+  // does not cover into a level-0 table, and starts a new log segment. A torn tail at the end of
+  // the last segment is cut off (recovery_note() says so); damage elsewhere is kCorruption with
+  // the file and offset.
+  static Result<std::unique_ptr<LsmEngine>> Open(FileSystem& fs, std::string dir,
+                                                 LsmOptions options = {});
+  ~LsmEngine() override;
+
+  std::string name() const override { return "lsm"; }
+  Status Put(const WriteOptions& options, std::string_view key, std::string_view value) override;
+  Status Delete(const WriteOptions& options, std::string_view key) override;
+  Status Write(const WriteOptions& options, const WriteBatch& batch) override;
+  Result<std::string> Get(const ReadOptions& options, std::string_view key) const override;
+  std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) const override;
+  std::unique_ptr<Snapshot> GetSnapshot() const override;
+  Status Flush() override;
+  Status Sync() override;
+  Status WaitForIdle() override;
+  std::string DescribeState() const override;
+
+  struct Stats {
+    std::uint64_t flushes = 0;
+    std::uint64_t compactions = 0;
+    std::uint64_t trivial_moves = 0;  // Compactions that only moved a table down a level.
+    std::uint64_t stalls = 0;         // Writes that had to wait for background work.
+    std::uint64_t bytes_flushed = 0;
+    std::uint64_t bytes_compacted_in = 0;
+    std::uint64_t bytes_compacted_out = 0;
+    std::uint64_t versions_dropped = 0;  // Old versions and tombstones removed by compaction.
+  };
+  Stats stats() const;
+
+  // For tests: runs one compaction if one is due (true if it did); checks the version's
+  // invariants and that the tables on disk are exactly the live ones.
+  Result<bool> CompactOnce();
+  Status CheckInvariants() const;
+  std::shared_ptr<const Version> current_version() const { return versions_.current(); }
+  const std::string& recovery_note() const { return recovery_note_; }
+
+ private:
+  class SnapshotImpl;
+  struct Compaction;
+
+  LsmEngine(FileSystem& fs, std::string dir, LsmOptions options);
+  Status Recover();
+  // Replays log segments [log_number, ...] into `mem`; returns the highest segment seen.
+  Status ReplayLogs(std::uint64_t& last_segment);
+  // Waits (releasing `lock`) until the active memtable has room, switching it when full.
+  Status MakeRoomForWrite(std::unique_lock<std::mutex>& lock);
+  // Writes `mem` to a new level-0 table; fills `meta` (number 0 if `mem` was empty).
+  Status WriteLevel0Table(const MemTable& mem, FileMeta& meta);
+  // Flushes imm_ and records it (REQUIRES: imm_ set, lock held; releases it meanwhile).
+  Status FlushImmutable(std::unique_lock<std::mutex>& lock);
+  std::unique_ptr<Compaction> PickCompaction() const;
+  Status RunCompaction(Compaction& c, std::unique_lock<std::mutex>& lock);
+  // Deletes tables and log segments no version and no log_number needs any more.
+  void DeleteObsoleteFiles();
+  void BackgroundLoop();
+  bool NeedsBackgroundWork() const;  // REQUIRES: mu_ held.
+  SequenceNumber OldestSnapshot() const;
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const LsmOptions options_;
+  std::unique_ptr<FileLock> lock_file_;
+  BlockCache block_cache_;
+  mutable TableCache table_cache_;
+  VersionSet versions_;
+  std::unique_ptr<phase1::WalWriter> wal_;
+  std::string recovery_note_;
+
+  mutable std::mutex mu_;
+  std::condition_variable background_cv_;            // Work to do, or stop.
+  std::condition_variable done_cv_;                  // Background work finished a step.
+  std::shared_ptr<MemTable> mem_;                    // GUARDED_BY(mu_)
+  std::shared_ptr<MemTable> imm_;                    // GUARDED_BY(mu_); being flushed, or null.
+  std::uint64_t imm_log_end_ = 0;                    // GUARDED_BY(mu_); first segment after imm_'s.
+  SequenceNumber last_sequence_ = 0;                 // GUARDED_BY(mu_); assigned to a write.
+  std::atomic<SequenceNumber> visible_sequence_{0};  // Written to the log: readable.
+  Status background_error_;                          // GUARDED_BY(mu_)
+  bool background_busy_ = false;                     // GUARDED_BY(mu_)
+  bool stopping_ = false;                            // GUARDED_BY(mu_)
+  Stats stats_;                                      // GUARDED_BY(mu_)
+  std::set<std::uint64_t> pending_outputs_;          // GUARDED_BY(mu_); tables being written.
+  std::uint64_t memtable_seed_ = 0;                  // GUARDED_BY(mu_)
+
+  mutable std::mutex snapshots_mu_;
+  mutable std::multiset<SequenceNumber> snapshots_;  // GUARDED_BY(snapshots_mu_)
+
+  std::thread background_;
+};
+
+}  // namespace kv::storage::lsm

@@ -1,0 +1,252 @@
+// The LSM engine end to end: a model-based property test against std::map with flushes,
+// compactions and reopens interleaved, structural invariants after every step, snapshots, and
+// bad input.
+#include <map>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "common/mem_file_system.h"
+#include "common/testing/status_matchers.h"
+#include "phase2_storage/lsm/lsm_engine.h"
+
+namespace kv::storage::lsm {
+namespace {
+
+// Tiny sizes, so a few hundred writes go through many flushes and compactions at every level.
+LsmOptions SmallOptions() {
+  LsmOptions o;
+  o.write_buffer_size = 16 * 1024;
+  o.max_file_size = 2 * 1024;
+  o.level_base_bytes = 8 * 1024;
+  o.level_size_ratio = 4;
+  o.level0_compaction_trigger = 2;
+  o.table.block_size = 256;
+  o.block_cache_bytes = 64 * 1024;
+  o.background_work = false;
+  return o;
+}
+
+std::map<std::string, std::string> Scan(const OrderedEngine& engine,
+                                        const Snapshot* snap = nullptr) {
+  std::map<std::string, std::string> out;
+  ReadOptions ro;
+  ro.snapshot = snap;
+  auto it = engine.NewIterator(ro);
+  std::string previous;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    RC_ASSERT(out.empty() || std::string(it->key()) > previous);  // Strictly increasing.
+    previous = std::string(it->key());
+    out.emplace(it->key(), it->value());
+  }
+  RC_ASSERT(it->status().ok());
+  return out;
+}
+
+RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, ()) {
+  auto fs = NewMemFileSystem();
+  const std::string dir = "db";
+  auto engine = LsmEngine::Open(*fs, dir, SmallOptions()).value();
+  std::map<std::string, std::string> model;
+  const int steps = *rc::gen::inRange(50, 400);
+  auto key_gen =
+      rc::gen::map(rc::gen::inRange(0, 150), [](int i) { return fmt::format("k{:04}", i); });
+  std::optional<std::pair<std::unique_ptr<Snapshot>, std::map<std::string, std::string>>> held;
+  for (int step = 0; step < steps; ++step) {
+    const int op = *rc::gen::inRange(0, 100);
+    RC_LOG() << "step " << step << " op " << op << " " << engine->DescribeState() << "\n";
+    if (op < 55) {
+      const std::string k = *key_gen;
+      const std::string v = fmt::format("v{}-{}", step, std::string(*rc::gen::inRange(0, 60), 'x'));
+      RC_ASSERT(engine->Put({}, k, v).ok());
+      model[k] = v;
+    } else if (op < 70) {
+      const std::string k = *key_gen;
+      RC_ASSERT(engine->Delete({}, k).ok());
+      model.erase(k);
+    } else if (op < 78) {
+      WriteBatch b;
+      const int n = *rc::gen::inRange(1, 6);
+      for (int i = 0; i < n; ++i) {
+        const std::string k = *key_gen;
+        if (*rc::gen::arbitrary<bool>()) {
+          b.Put(k, fmt::format("b{}-{}", step, i));
+          model[k] = fmt::format("b{}-{}", step, i);
+        } else {
+          b.Delete(k);
+          model.erase(k);
+        }
+      }
+      RC_ASSERT(engine->Write({}, b).ok());
+    } else if (op < 84) {
+      const std::string k = *key_gen;
+      auto got = engine->Get({}, k);
+      auto m = model.find(k);
+      if (m == model.end()) {
+        RC_ASSERT(!got.has_value());
+        RC_ASSERT(got.error().code() == StatusCode::kNotFound);
+      } else {
+        RC_ASSERT(got.has_value());
+        RC_ASSERT(*got == m->second);
+      }
+    } else if (op < 88) {
+      RC_ASSERT(engine->Flush().ok());
+    } else if (op < 93) {
+      auto r = engine->CompactOnce();
+      RC_ASSERT(r.has_value());
+    } else if (op < 96) {
+      if (held) {
+        RC_ASSERT(Scan(*engine, held->first.get()) == held->second);
+        held.reset();
+      } else {
+        held.emplace(engine->GetSnapshot(), model);
+      }
+    } else {
+      held.reset();
+      engine.reset();
+      engine = LsmEngine::Open(*fs, dir, SmallOptions()).value();
+    }
+    if (Status inv = engine->CheckInvariants(); !inv.ok()) {
+      std::string files;
+      auto names = fs->ListDir(dir).value();
+      for (auto& n : names) files += n + " ";
+      for (int l = 0; l < kNumLevels; ++l)
+        for (auto& f : engine->current_version()->files(l))
+          files += fmt::format("L{}:{} ", l, f->number);
+      RC_FAIL(inv.ToString() + " | " + files);
+    }
+  }
+  // Drain all due compactions, then everything must still read back.
+  for (int i = 0; i < 100; ++i) {
+    auto r = engine->CompactOnce();
+    RC_ASSERT(r.has_value());
+    if (!*r) break;
+  }
+  if (Status inv = engine->CheckInvariants(); !inv.ok()) RC_FAIL(inv.ToString());
+  RC_ASSERT(Scan(*engine) == model);
+  if (held) RC_ASSERT(Scan(*engine, held->first.get()) == held->second);
+  for (const auto& [k, v] : model) RC_ASSERT(engine->Get({}, k).value_or("<missing>") == v);
+}
+
+TEST(LsmEngine, BackgroundWork_ManyWritesFlushAndCompact_AllReadBack) {
+  auto fs = NewMemFileSystem();
+  LsmOptions o = SmallOptions();
+  o.background_work = true;
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", o));
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = fmt::format("{:016}", (i * 7919) % 3000);
+    const std::string v = fmt::format("value-{}", i);
+    ASSERT_OK(engine->Put({}, k, v));
+    model[k] = v;
+  }
+  ASSERT_OK(engine->WaitForIdle());
+  ASSERT_OK(engine->CheckInvariants());
+  const auto stats = engine->stats();
+  EXPECT_GT(stats.flushes, 10u);
+  EXPECT_GT(stats.compactions, 0u);
+  EXPECT_GT(engine->current_version()->NumFiles(), 1u);
+  for (const auto& [k, v] : model) {
+    ASSERT_OK_AND_ASSIGN(std::string got, engine->Get({}, k));
+    EXPECT_EQ(got, v);
+  }
+  engine.reset();
+  ASSERT_OK_AND_ASSIGN(engine, LsmEngine::Open(*fs, "db", o));
+  auto it = engine->NewIterator({});
+  std::size_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++n)
+    EXPECT_EQ(model.at(std::string(it->key())), it->value());
+  ASSERT_OK(it->status());
+  EXPECT_EQ(n, model.size());
+}
+
+TEST(LsmEngine, OverwrittenKeys_CompactionDropsVersionsNobodyCanSee_ButKeepsSnapshotOnes) {
+  auto fs = NewMemFileSystem();
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK(engine->Put({}, "k", "old"));
+  auto snap = engine->GetSnapshot();
+  for (int i = 0; i < 200; ++i) ASSERT_OK(engine->Put({}, "k", fmt::format("new{}", i)));
+  ASSERT_OK(engine->Delete({}, "gone"));
+  ASSERT_OK(engine->Flush());
+  while (engine->CompactOnce().value()) {
+  }
+  ASSERT_OK(engine->Flush());
+  ReadOptions at_snap;
+  at_snap.snapshot = snap.get();
+  EXPECT_EQ(engine->Get(at_snap, "k").value_or("<missing>"), "old");
+  EXPECT_EQ(engine->Get({}, "k").value_or("<missing>"), "new199");
+  EXPECT_GT(engine->stats().versions_dropped + engine->stats().flushes, 0u);
+}
+
+TEST(LsmEngine, BadInput_InvalidArgumentAndNothingWritten) {
+  auto fs = NewMemFileSystem();
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  EXPECT_STATUS(engine->Put({}, "", "v"), StatusCode::kInvalidArgument);
+  EXPECT_STATUS(engine->Put({}, std::string(1025, 'k'), "v"), StatusCode::kInvalidArgument);
+  EXPECT_STATUS(engine->Put({}, "k", std::string((1 << 20) + 1, 'v')),
+                StatusCode::kInvalidArgument);
+  WriteBatch b;
+  b.Put("good", "1");
+  b.Put("", "bad");
+  EXPECT_STATUS(engine->Write({}, b), StatusCode::kInvalidArgument);
+  EXPECT_STATUS(engine->Get({}, "good").status(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace kv::storage::lsm
+
+namespace kv::storage::lsm {
+namespace {
+
+// Compacts until nothing is due.
+void CompactAll(LsmEngine& engine) {
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_OK_AND_ASSIGN(bool did, engine.CompactOnce());
+    if (!did) return;
+  }
+  FAIL() << "compaction never settles";
+}
+
+// A tombstone may be dropped only where no older version of its key can lie below it: here the
+// old value sits two levels down when the tombstone is compacted, and must stay shadowed.
+TEST(LsmEngine, TombstoneAboveAnOlderValue_IsKeptUntilNothingBelowHoldsTheKey) {
+  auto fs = NewMemFileSystem();
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK(engine->Put({}, "victim", "old"));
+  // Enough data around it to push it below level 1.
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_OK(engine->Put({}, fmt::format("key{:05}", i),
+                            fmt::format("{}-{}", round, std::string(40, 'x'))));
+    }
+    ASSERT_OK(engine->Flush());
+    CompactAll(*engine);
+  }
+  int victim_level = -1;
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const auto& f : engine->current_version()->files(level)) {
+      if (ExtractUserKey(f->smallest) <= "victim" && "victim" <= ExtractUserKey(f->largest))
+        victim_level = level;
+    }
+  }
+  ASSERT_GE(victim_level, 2) << engine->DescribeState();
+  ASSERT_OK(engine->Delete({}, "victim"));
+  ASSERT_OK(engine->Flush());
+  // A second level-0 table, so the one holding the tombstone is compacted into level 1.
+  ASSERT_OK(engine->Put({}, "zzz", "1"));
+  ASSERT_OK(engine->Flush());
+  const auto before = engine->stats().compactions;
+  CompactAll(*engine);
+  ASSERT_GT(engine->stats().compactions, before);
+  EXPECT_STATUS(engine->Get({}, "victim").status(), StatusCode::kNotFound);
+  auto it = engine->NewIterator({});
+  it->Seek("victim");
+  EXPECT_FALSE(it->Valid() && it->key() == "victim");
+  ASSERT_OK(engine->CheckInvariants());
+}
+
+}  // namespace
+}  // namespace kv::storage::lsm

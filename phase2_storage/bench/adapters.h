@@ -9,6 +9,7 @@
 namespace kv::bench {
 
 std::unique_ptr<Engine> NewMemEngine();  // Phase 1's Store (always built).
+std::unique_ptr<Engine> NewLsmEngine();  // Phase 2's LSM tree (always built).
 #ifdef KV_HAVE_LEVELDB
 std::unique_ptr<Engine> NewLevelDbEngine();
 #endif

@@ -17,7 +17,8 @@ const std::vector<EngineInfo>& KnownEngines() {
   static const std::vector<EngineInfo> engines = [] {
     std::vector<EngineInfo> e;
     e.push_back(Built("mem", NewMemEngine));
-    // The LSM tree (lsm) and the B+tree (btree) of phase 2 join here when they land.
+    e.push_back(Built("lsm", NewLsmEngine));
+    // The B+tree (btree) of phase 2 joins here when it lands.
 #ifdef KV_HAVE_LEVELDB
     e.push_back(Built("leveldb", NewLevelDbEngine));
 #else

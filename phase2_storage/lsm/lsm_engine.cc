@@ -110,9 +110,11 @@ Status LsmEngine::Recover() {
     edit.new_files.emplace_back(0, meta);
     mem_ = std::make_shared<MemTable>(++memtable_seed_);
   }
+  // Retire the replayed segments in the manifest *before* the new segment exists. The other
+  // order has a hole: a power cut between creating the new segment and logging the edit could
+  // drop the unsynced tail of a replayed segment, which then reads as torn in the middle of the
+  // log (a later segment follows it) and the tree refuses to open (found by lsm_crash_test).
   const std::uint64_t segment = std::max(last_segment, versions_.log_number()) + 1;
-  KV_ASSIGN_OR_RETURN(wal_,
-                      phase1::WalWriter::Create(fs_, dir_, segment, phase1::SyncPolicy::kNone, 0));
   edit.log_number = segment;
   versions_.SetLastSequence(last_sequence_);
   Status s = versions_.LogAndApply(edit);
@@ -121,6 +123,8 @@ Status LsmEngine::Recover() {
     for (const auto& [level, f] : edit.new_files) pending_outputs_.erase(f.number);
   }
   KV_RETURN_IF_ERROR(s);
+  KV_ASSIGN_OR_RETURN(wal_,
+                      phase1::WalWriter::Create(fs_, dir_, segment, phase1::SyncPolicy::kNone, 0));
   visible_sequence_.store(last_sequence_);
   DeleteObsoleteFiles();
   return Status::Ok();

@@ -133,10 +133,10 @@ std::vector<Op> MakeWorkload(const WorkloadShape& shape) {
     Op op;
     if (shape.reopen_at.contains(i)) {
       op.kind = Op::Kind::kOpen;
-    } else if (i % shape.compact_every == 0 || (i - 1) % shape.compact_every == 0) {
-      op.kind = Op::Kind::kCompact;
     } else if (i % shape.flush_every == 0) {
       op.kind = Op::Kind::kFlush;
+    } else if (i % shape.compact_every == 0 || (i - 1) % shape.compact_every == 0) {
+      op.kind = Op::Kind::kCompact;
     } else {
       const std::uint64_t r = rng.Uniform(100);
       if (r < 58) {
@@ -254,76 +254,110 @@ std::string Describe(const State& state) {
   return out;
 }
 
+// What a clean run of a workload did: it reaches what a crash test needs only if its flushes
+// and compactions happen.
+struct Coverage {
+  std::uint64_t flushes = 0;
+  int flushes_in_writes = 0;  // Forced by a full memtable in the middle of a write.
+  std::uint64_t compactions = 0;
+  int compactions_into_level2 = 0;
+  std::uint64_t trivial_moves = 0;
+};
+
+// Runs `ops` on `fs`, none of which may fail, and counts what they did.
+Coverage RunCleanly(FileSystem& fs, const std::vector<Op>& ops,
+                    std::unique_ptr<LsmEngine>& engine) {
+  Coverage c;
+  auto level2 = [&] {
+    std::set<std::uint64_t> numbers;
+    for (const auto& f : engine->current_version()->files(2)) numbers.insert(f->number);
+    return numbers;
+  };
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    LsmEngine::Stats before;
+    std::set<std::uint64_t> level2_before;
+    if (engine != nullptr) {
+      before = engine->stats();
+      level2_before = level2();
+    }
+    const Status s = Execute(fs, engine, op);
+    EXPECT_TRUE(s.ok()) << "op " << i << " " << Describe(op) << ": " << s.ToString();
+    if (!s.ok()) return c;
+    if (op.kind == Op::Kind::kOpen) continue;  // A new engine: its stats start at zero.
+    const LsmEngine::Stats after = engine->stats();
+    c.flushes += after.flushes - before.flushes;
+    c.compactions += after.compactions - before.compactions;
+    c.trivial_moves += after.trivial_moves - before.trivial_moves;
+    c.flushes_in_writes += op.IsWrite() && after.flushes > before.flushes;
+    c.compactions_into_level2 += after.compactions > before.compactions && level2() != level2_before;
+  }
+  return c;
+}
+
+std::string Describe(const Coverage& c) {
+  return fmt::format(
+      "{} flushes ({} inside a write), {} compactions ({} into level 2) and {} trivial moves",
+      c.flushes, c.flushes_in_writes, c.compactions, c.compactions_into_level2, c.trivial_moves);
+}
+
 struct Mode {
   UnsyncedData unsynced;
   std::uint64_t seed;
   std::string name;
 };
 
-// The crash workload: ~5 memtables' worth of writes, a Flush every 70 ops, two CompactOnce
-// calls every 30, reopens at ops 180 and 420.
-WorkloadShape CrashShape() {
+// The power-cut workload: ~8 memtables' worth of writes, a Flush every 150 ops, two CompactOnce
+// calls every 30, reopens at ops 250 and 600.
+WorkloadShape PowerCutShape() {
   return WorkloadShape{.seed = 0x15a1'c4a5,
-                       .ops = 600,
+                       .ops = 900,
                        .keys = 240,
                        .min_value = 40,
                        .max_value = 200,
-                       .flush_every = 100,
+                       .flush_every = 150,
                        .compact_every = 30,
-                       .reopen_at = {180, 420}};
+                       .reopen_at = {250, 600}};
 }
 
-class LsmCrashTest : public ::testing::Test {
+// The I/O-fault workload: shorter, so that every one of its writes can fail in turn.
+WorkloadShape IoFaultShape() {
+  return WorkloadShape{.seed = 0xfa17'0b5e,
+                       .ops = 360,
+                       .keys = 120,
+                       .min_value = 100,
+                       .max_value = 300,
+                       .flush_every = 150,
+                       .compact_every = 20,
+                       .reopen_at = {230}};
+}
+
+// Runs one workload cleanly (counting its sync points and writes), then fails it in many ways.
+class LsmWorkloadTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ops_ = MakeWorkload(CrashShape());
+  // Builds the workload and its model, and checks in a clean run that the workload reaches what
+  // it is for: at least `minimum` flushes (some forced by a full memtable in the middle of a
+  // write), compactions, and compactions whose output lands in level 2.
+  void Prepare(const WorkloadShape& shape, const Coverage& minimum) {
+    ops_ = MakeWorkload(shape);
     states_ = ModelStates(ops_);
-    // A clean run counts the sync points and writes, and checks that the workload reaches what
-    // it is for: flushes, compactions, and compactions whose output lands in level 2.
     auto mem = NewMemFileSystem();
     FaultInjectionFileSystem fs(*mem);
     std::unique_ptr<LsmEngine> engine;
-    LsmEngine::Stats total;
-    int into_level2 = 0;
-    for (std::size_t i = 0; i < ops_.size(); ++i) {
-      if (ops_[i].kind == Op::Kind::kOpen && engine != nullptr) {
-        const auto s = engine->stats();
-        total.flushes += s.flushes;
-        total.compactions += s.compactions;
-        total.trivial_moves += s.trivial_moves;
-      }
-      std::set<std::uint64_t> level2_before;
-      if (engine != nullptr) {
-        for (const auto& f : engine->current_version()->files(2)) level2_before.insert(f->number);
-      }
-      const Status s = Execute(fs, engine, ops_[i]);
-      ASSERT_TRUE(s.ok()) << "op " << i << " " << Describe(ops_[i]) << ": " << s.ToString();
-      if (ops_[i].kind == Op::Kind::kCompact) {
-        std::set<std::uint64_t> level2_after;
-        for (const auto& f : engine->current_version()->files(2)) level2_after.insert(f->number);
-        into_level2 += level2_before != level2_after;
-      }
-    }
-    const auto s = engine->stats();
-    total.flushes += s.flushes;
-    total.compactions += s.compactions;
-    total.trivial_moves += s.trivial_moves;
+    const Coverage coverage = RunCleanly(fs, ops_, engine);
+    ASSERT_FALSE(HasFailure());
     sync_points_ = fs.sync_count();
     write_points_ = fs.write_count();
     ASSERT_OK(engine->CheckInvariants());
     ASSERT_EQ(Scan(*engine), states_.back());
-    std::printf(
-        "workload: %zu ops, %llu sync points, %llu writes; %llu flushes, %llu compactions "
-        "(+%llu trivial moves), %d into level 2; at the end %s\n",
-        ops_.size(), static_cast<unsigned long long>(sync_points_),
-        static_cast<unsigned long long>(write_points_),
-        static_cast<unsigned long long>(total.flushes),
-        static_cast<unsigned long long>(total.compactions),
-        static_cast<unsigned long long>(total.trivial_moves), into_level2,
-        engine->current_version()->Describe().c_str());
-    ASSERT_GE(total.flushes, 8u);
-    ASSERT_GE(total.compactions, 4u);
-    ASSERT_GE(into_level2, 2);
+    std::printf("workload: %zu ops, %llu sync points, %llu writes; %s; at the end %s\n",
+                ops_.size(), static_cast<unsigned long long>(sync_points_),
+                static_cast<unsigned long long>(write_points_), Describe(coverage).c_str(),
+                engine->current_version()->Describe().c_str());
+    ASSERT_GE(coverage.flushes, minimum.flushes);
+    ASSERT_GE(coverage.flushes_in_writes, minimum.flushes_in_writes);
+    ASSERT_GE(coverage.compactions, minimum.compactions);
+    ASSERT_GE(coverage.compactions_into_level2, minimum.compactions_into_level2);
   }
 
   // Opens the tree after a power cut and checks it against `run`: every durable write there,
@@ -335,8 +369,9 @@ class LsmCrashTest : public ::testing::Test {
     std::unique_ptr<LsmEngine> engine = std::move(*opened);
     SCOPED_TRACE(engine->recovery_note());
     ASSERT_OK(engine->CheckInvariants());
+    const int failures_before_scan = FailureCount();
     const State got = Scan(*engine);
-    ASSERT_FALSE(HasFailure());
+    ASSERT_EQ(FailureCount(), failures_before_scan) << "the scan failed";
 
     // Durable writes, and durable deletes: every key the ops since the last durable point did
     // not touch must be exactly as it was there.
@@ -402,13 +437,17 @@ class LsmCrashTest : public ::testing::Test {
       std::unique_ptr<LsmEngine> engine;
       run = RunWorkload(fs, ops_, engine);
     }
-    KV_CHECK(fs.PowerCut(mode.unsynced, mode.seed).ok(), "power cut");
+    // A different random prefix at every sync point, reproducible from the mode and n.
+    KV_CHECK(fs.PowerCut(mode.unsynced, mode.seed * 1'000'003 + n).ok(), "power cut");
     return run;
   }
 
-  // Every sync point 1..sync_points_ + 1 in `mode` (the last one is past the workload's end).
-  void EnumerateSyncPoints(const Mode& mode, std::uint64_t stride) {
-    for (std::uint64_t n = 1; n <= sync_points_ + 1; n += stride) {
+  // Sync points first, first + stride, ... up to sync_points_ + 1 (past the workload's end) in
+  // `mode`. A cut that recovers wrongly is a failure; the enumeration goes on to find the other
+  // bad sync points (up to a few, to keep the output readable).
+  void EnumerateSyncPoints(const Mode& mode, std::uint64_t first, std::uint64_t stride) {
+    std::vector<std::uint64_t> bad;
+    for (std::uint64_t n = first; n <= sync_points_ + 1 && bad.size() < 4; n += stride) {
       auto mem = NewMemFileSystem();
       FaultInjectionFileSystem fs(*mem);
       const RunOutcome run = CrashRun(fs, n, mode);
@@ -420,22 +459,122 @@ class LsmCrashTest : public ::testing::Test {
       if (run.failed) {
         ASSERT_EQ(run.failure.code(), StatusCode::kIOError) << run.failure.ToString();
       }
+      const int failures_before = FailureCount();
       CheckRecovered(fs, run);
-      if (HasFatalFailure()) return;
+      if (FailureCount() != failures_before) bad.push_back(n);
       ++cuts_;
+    }
+    EXPECT_TRUE(bad.empty()) << mode.name << ": wrong recovery after a cut at sync points "
+                             << ::testing::PrintToString(bad)
+                             << (bad.size() == 4 ? " (and maybe more: stopped looking)" : "");
+  }
+
+  static int FailureCount() {
+    return ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
+  }
+
+  // Runs the workload with `op`'s n-th call (counted from before the first Open) failing with
+  // `error`. The op that hits it must return that error, the engine must then refuse writes,
+  // and afterwards:
+  //  * power_cut: after a power cut that drops all unsynced data, CheckRecovered();
+  //  * otherwise (a process restart): the tree opens with every acknowledged write, and the
+  //    failed op either wholly there or not at all; what it shows then survives a power cut.
+  // Returns false if the workload has fewer than n such calls.
+  bool CheckFault(FaultOp op, std::uint64_t n, const Status& error, bool power_cut) {
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    fs.FailNth(op, n, error);
+    std::unique_ptr<LsmEngine> engine;
+    const RunOutcome run = RunWorkload(fs, ops_, engine);
+    if (!run.failed) return false;
+    const std::size_t f = *run.failed;
+    SCOPED_TRACE(fmt::format("{} {} fails ({}), in op {}: {}", op == FaultOp::kSync ? "sync" : "write",
+                             n, error.ToString(), f, Describe(ops_[f])));
+    EXPECT_EQ(run.failure.code(), error.code()) << run.failure.ToString();
+    if (engine != nullptr && ops_[f].kind != Op::Kind::kOpen) {
+      // Reads still work, and do not show the failed write as done... unless it was.
+      const State before = Scan(*engine);
+      EXPECT_TRUE(before == states_[f] || before == states_[f + 1])
+          << "after the failure the engine reads " << Describe(before);
+      // Error state: every later write is refused and changes nothing.
+      WriteBatch batch;
+      batch.Put("refused-b", "x");
+      batch.Delete(states_[f].empty() ? "key000" : states_[f].begin()->first);
+      EXPECT_FALSE(engine->Put(WriteOptions{.sync = true}, "refused", "x").ok());
+      EXPECT_FALSE(engine->Put(WriteOptions{}, "refused", "x").ok());
+      EXPECT_FALSE(engine->Delete(WriteOptions{}, "key001").ok());
+      EXPECT_FALSE(engine->Write(WriteOptions{.sync = true}, batch).ok());
+      EXPECT_EQ(Scan(*engine), before);
+    }
+    engine.reset();
+    if (HasFailure()) return true;
+    if (power_cut) {
+      KV_CHECK(fs.PowerCut(UnsyncedData::kDropAll, 0).ok(), "power cut");
+      CheckRecovered(fs, run);
+      return true;
+    }
+    State seen;
+    {
+      auto reopened = LsmEngine::Open(fs, kDir, SmallOptions());
+      if (!reopened.has_value()) {
+        ADD_FAILURE() << "restart after the failure: " << reopened.error().ToString();
+        return true;
+      }
+      EXPECT_OK((*reopened)->CheckInvariants());
+      seen = Scan(**reopened);
+      EXPECT_TRUE(seen == states_[f] || seen == states_[f + 1])
+          << "after a restart: " << Describe(seen) << "\n  acknowledged " << Describe(states_[f])
+          << "\n  with the failed op " << Describe(states_[f + 1]);
+      failed_op_seen_after_restart_ += seen != states_[f];
+    }
+    // The restart showed `seen` to readers: a power cut now must not take any of it back.
+    KV_CHECK(fs.PowerCut(UnsyncedData::kDropAll, 0).ok(), "power cut");
+    auto again = LsmEngine::Open(fs, kDir, SmallOptions());
+    if (!again.has_value()) {
+      ADD_FAILURE() << "open after the restart and a power cut: " << again.error().ToString();
+      return true;
+    }
+    EXPECT_OK((*again)->CheckInvariants());
+    EXPECT_EQ(Scan(**again), seen) << "a power cut after the restart changed what it showed";
+    return true;
+  }
+
+  // CheckFault for n = first, first + stride, ... while the workload reaches the n-th call,
+  // with a power cut after the failure, a restart, or (kBoth) each in turn.
+  enum class After { kPowerCut, kRestart, kBoth };
+  void EnumerateFaults(FaultOp op, std::uint64_t first, std::uint64_t stride, const Status& error,
+                       After after) {
+    for (std::uint64_t n = first, k = 0;; n += stride, ++k) {
+      const bool power_cut =
+          after == After::kPowerCut || (after == After::kBoth && k % 2 == 0);
+      if (!CheckFault(op, n, error, power_cut)) break;
+      ++faults_;
+      if (HasFailure()) return;
     }
   }
 
   std::vector<Op> ops_;
   std::vector<State> states_;
+  int faults_ = 0;
+  int failed_op_seen_after_restart_ = 0;
   std::uint64_t sync_points_ = 0;
   std::uint64_t write_points_ = 0;
   int cuts_ = 0;
   int recovered_beyond_durable_ = 0;
 };
 
-TEST_F(LsmCrashTest, PowerCutAtEverySyncPoint_DropAll_DurableWritesKept_StateIsAnOpPrefix) {
-  EnumerateSyncPoints({UnsyncedData::kDropAll, 0, "DropAll"}, 1);
+class LsmPowerCutTest : public LsmWorkloadTest {
+ protected:
+  void SetUp() override {
+    Prepare(PowerCutShape(), Coverage{.flushes = 8,
+                                      .flushes_in_writes = 2,
+                                      .compactions = 6,
+                                      .compactions_into_level2 = 2});
+  }
+};
+
+TEST_F(LsmPowerCutTest, EverySyncPoint_DropAll_DurableWritesKept_StateIsAnOpPrefix) {
+  EnumerateSyncPoints({UnsyncedData::kDropAll, 0, "DropAll"}, 1, 1);
   RecordProperty("sync_points", static_cast<int>(sync_points_));
   RecordProperty("recovered_beyond_durable_point", recovered_beyond_durable_);
   // Non-sync writes acknowledged after the durable point are in the written (unsynced) tail of
@@ -443,14 +582,163 @@ TEST_F(LsmCrashTest, PowerCutAtEverySyncPoint_DropAll_DurableWritesKept_StateIsA
   EXPECT_GT(recovered_beyond_durable_, 0);
 }
 
-TEST_F(LsmCrashTest, PowerCutAtEverySyncPoint_KeepRandomPrefix_DurableWritesKept_StateIsAnOpPrefix) {
-  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+TEST_F(LsmPowerCutTest, EverySyncPoint_KeepRandomPrefix_DurableWritesKept_StateIsAnOpPrefix) {
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) {
     EnumerateSyncPoints({UnsyncedData::kKeepRandomPrefix, seed, fmt::format("KeepPrefix/{}", seed)},
-                        1);
-    if (HasFatalFailure()) return;
+                        1, 1);
   }
   RecordProperty("recovered_beyond_durable_point", recovered_beyond_durable_);
   EXPECT_GT(recovered_beyond_durable_, 0);
+}
+
+class LsmIoFaultTest : public LsmWorkloadTest {
+ protected:
+  void SetUp() override {
+    Prepare(IoFaultShape(), Coverage{.flushes = 3,
+                                     .flushes_in_writes = 1,
+                                     .compactions = 3,
+                                     .compactions_into_level2 = 1});
+  }
+};
+
+TEST_F(LsmIoFaultTest, EverySyncFails_OpReturnsItThenWritesRefused_PowerCutLeavesAnOpPrefix) {
+  EnumerateFaults(FaultOp::kSync, 1, 1, Status::IOError("injected fsync failure"),
+                  After::kPowerCut);
+  EXPECT_EQ(faults_, static_cast<int>(sync_points_)) << "every sync point was reached";
+}
+
+TEST_F(LsmIoFaultTest, EverySyncFails_RestartKeepsAllAcknowledged_WhatItShowsSurvivesPowerCut) {
+  EnumerateFaults(FaultOp::kSync, 1, 1, Status::IOError("injected fsync failure"),
+                  After::kRestart);
+  EXPECT_EQ(faults_, static_cast<int>(sync_points_)) << "every sync point was reached";
+  RecordProperty("failed_op_seen_after_restart", failed_op_seen_after_restart_);
+  // A failed sync leaves the bytes it was to sync in the file, so the restart replays them.
+  EXPECT_GT(failed_op_seen_after_restart_, 0);
+}
+
+// Every write (log records, table blocks, manifest edits, CURRENT) fails in turn.
+TEST_F(LsmIoFaultTest, EveryWriteFails_OpReturnsItThenWritesRefused_PowerCutLeavesAnOpPrefix) {
+  EnumerateFaults(FaultOp::kWrite, 1, 1, Status::IOError("injected write failure"),
+                  After::kPowerCut);
+  EXPECT_EQ(faults_, static_cast<int>(write_points_)) << "every write was reached";
+}
+
+TEST_F(LsmIoFaultTest, EveryWriteFails_RestartKeepsAllAcknowledged_WhatItShowsSurvivesPowerCut) {
+  EnumerateFaults(FaultOp::kWrite, 1, 1, Status::IOError("injected write failure"),
+                  After::kRestart);
+  EXPECT_EQ(faults_, static_cast<int>(write_points_)) << "every write was reached";
+}
+
+// The disk fills up at every write in turn, alternately followed by a power cut and a restart.
+TEST_F(LsmIoFaultTest, DiskFullAtEveryWrite_NoSpaceThenWritesRefused_RestartOrCutLeavesAPrefix) {
+  EnumerateFaults(FaultOp::kWrite, 1, 1, Status::NoSpace("injected: disk full"), After::kBoth);
+  EXPECT_EQ(faults_, static_cast<int>(write_points_)) << "every write was reached";
+}
+
+// The process dies with the tail of its log segment written but not synced; the next Open
+// replays that segment, flushes it to a table, creates a new segment and logs an edit retiring
+// the old one. The power fails at each sync point of that Open, keeping all, none or a random
+// part of the unsynced tail. The tree must open again, with the synced write and a prefix of the
+// others.
+TEST(LsmRecoveryPowerCut, CutAtEverySyncPointOfOpen_UnsyncedTailOfReplayedLog_TreeStillOpens) {
+  auto prepare = [](FaultInjectionFileSystem& fs) {
+    auto engine = LsmEngine::Open(fs, kDir, SmallOptions()).value();
+    KV_CHECK(engine->Put(WriteOptions{.sync = true}, "a", "synced").ok(), "put");
+    KV_CHECK(engine->Put(WriteOptions{}, "b", std::string(2000, 'b')).ok(), "put");
+    KV_CHECK(engine->Put(WriteOptions{}, "c", std::string(2000, 'c')).ok(), "put");
+  };
+  const State synced = {{"a", "synced"}};
+  State with_b = synced;
+  with_b["b"] = std::string(2000, 'b');
+  State with_c = with_b;
+  with_c["c"] = std::string(2000, 'c');
+  std::uint64_t open_syncs = 0;
+  {
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    prepare(fs);
+    const std::uint64_t before = fs.sync_count();
+    ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(fs, kDir, SmallOptions()));
+    open_syncs = fs.sync_count() - before;
+    ASSERT_EQ(Scan(*engine), with_c);
+  }
+  ASSERT_GE(open_syncs, 4u) << "Open syncs its manifest, the replayed table and the new segment";
+  std::vector<Mode> modes = {{UnsyncedData::kDropAll, 0, "DropAll"}};
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    modes.push_back({UnsyncedData::kKeepRandomPrefix, seed, fmt::format("KeepPrefix/{}", seed)});
+  }
+  for (const Mode& mode : modes) {
+    for (std::uint64_t m = 1; m <= open_syncs; ++m) {
+      SCOPED_TRACE(fmt::format("{}, power fails at sync {} of {} inside Open", mode.name, m,
+                               open_syncs));
+      auto mem = NewMemFileSystem();
+      FaultInjectionFileSystem fs(*mem);
+      prepare(fs);
+      fs.CrashAtSync(m);
+      auto crashed = LsmEngine::Open(fs, kDir, SmallOptions());
+      ASSERT_FALSE(crashed.has_value()) << "Open survived a cut at its sync " << m;
+      EXPECT_EQ(crashed.error().code(), StatusCode::kIOError) << crashed.error().ToString();
+      ASSERT_OK(fs.PowerCut(mode.unsynced, mode.seed));
+      auto reopened = LsmEngine::Open(fs, kDir, SmallOptions());
+      EXPECT_TRUE(reopened.has_value())
+          << "open after the power cut: " << reopened.error().ToString();
+      if (!reopened.has_value()) continue;
+      EXPECT_OK((*reopened)->CheckInvariants());
+      const State got = Scan(**reopened);
+      EXPECT_TRUE(got == synced || got == with_b || got == with_c) << Describe(got);
+    }
+  }
+}
+
+// Process crash, no power cut: for every prefix of a shorter workload, a fresh tree runs the
+// prefix and is destroyed (no Flush, no Sync), then reopened. Everything acknowledged, sync or
+// not, is there; and the reopened tree's writes survive the next reopen.
+TEST(LsmProcessCrash, ReopenAfterEveryOp_NothingAcknowledgedLost_InvariantsHold) {
+  const std::vector<Op> ops = MakeWorkload(WorkloadShape{.seed = 0x0b5e'7e11,
+                                                         .ops = 300,
+                                                         .keys = 80,
+                                                         .min_value = 100,
+                                                         .max_value = 300,
+                                                         .flush_every = 110,
+                                                         .compact_every = 16,
+                                                         .reopen_at = {170}});
+  const std::vector<State> states = ModelStates(ops);
+  {
+    auto fs = NewMemFileSystem();
+    std::unique_ptr<LsmEngine> engine;
+    const Coverage coverage = RunCleanly(*fs, ops, engine);
+    ASSERT_FALSE(HasFailure());
+    std::printf("process-crash workload: %zu ops; %s\n", ops.size(), Describe(coverage).c_str());
+    ASSERT_GE(coverage.flushes_in_writes, 1);
+    ASSERT_GE(coverage.compactions, 2u);
+  }
+  for (std::size_t i = 1; i <= ops.size(); ++i) {
+    SCOPED_TRACE(fmt::format("process crash after op {}: {}", i - 1, Describe(ops[i - 1])));
+    auto fs = NewMemFileSystem();
+    std::unique_ptr<LsmEngine> engine;
+    for (std::size_t j = 0; j < i; ++j) {
+      const Status s = Execute(*fs, engine, ops[j]);
+      ASSERT_TRUE(s.ok()) << "op " << j << ": " << s.ToString();
+    }
+    engine.reset();
+    ASSERT_OK_AND_ASSIGN(engine, LsmEngine::Open(*fs, kDir, SmallOptions()));
+    ASSERT_OK(engine->CheckInvariants());
+    ASSERT_EQ(Scan(*engine), states[i]);
+    for (const auto& [k, v] : states[i - 1]) {
+      auto g = engine->Get(ReadOptions{}, k);
+      if (!states[i].contains(k)) {
+        ASSERT_EQ(g.status().code(), StatusCode::kNotFound) << k;
+      } else {
+        ASSERT_EQ(g.value_or("<missing>"), states[i].at(k)) << k;
+      }
+    }
+    ASSERT_OK(engine->Put(WriteOptions{}, "after-restart", "value"));
+    engine.reset();
+    ASSERT_OK_AND_ASSIGN(engine, LsmEngine::Open(*fs, kDir, SmallOptions()));
+    State expected = states[i];
+    expected["after-restart"] = "value";
+    ASSERT_EQ(Scan(*engine), expected);
+  }
 }
 
 }  // namespace

@@ -44,18 +44,23 @@ const char* DecodeEntryHeader(const char* p, const char* limit, std::uint32_t& s
 
 }  // namespace
 
-Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, std::string where) {
+std::string BlockLocation::ToString() const {
+  if (kind == nullptr) return file != nullptr ? *file : std::string("block");
+  return fmt::format("{} {} block at offset {}", file != nullptr ? *file : "?", kind, offset);
+}
+
+Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, BlockLocation where) {
   constexpr std::size_t kWord = sizeof(std::uint32_t);
   if (contents.size() < kWord) {
-    return Status::Corruption(
-        fmt::format("{}: block of {} bytes cannot hold its restart count", where, contents.size()));
+    return Status::Corruption(fmt::format("{}: block of {} bytes cannot hold its restart count",
+                                          where.ToString(), contents.size()));
   }
   const std::uint32_t num_restarts =
       LoadFixed<std::uint32_t>(contents.data() + contents.size() - kWord);
   const std::uint64_t max_restarts = (contents.size() - kWord) / kWord;
   if (num_restarts == 0 || num_restarts > max_restarts) {
-    return Status::Corruption(fmt::format("{}: block of {} bytes claims {} restart points", where,
-                                          contents.size(), num_restarts));
+    return Status::Corruption(fmt::format("{}: block of {} bytes claims {} restart points",
+                                          where.ToString(), contents.size(), num_restarts));
   }
   const auto restarts_offset =
       static_cast<std::uint32_t>(contents.size() - kWord - std::uint64_t{num_restarts} * kWord);
@@ -66,8 +71,9 @@ Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, std::str
     const bool bad = (i == 0 && r != 0) || (i > 0 && r <= previous) ||
                      (r >= restarts_offset && !(i == 0 && restarts_offset == 0));
     if (bad) {
-      return Status::Corruption(fmt::format(
-          "{}: restart point {} at block offset {} is out of order or out of range", where, i, r));
+      return Status::Corruption(
+          fmt::format("{}: restart point {} at block offset {} is out of order or out of range",
+                      where.ToString(), i, r));
     }
     previous = r;
   }
@@ -170,7 +176,7 @@ class BlockIterator final : public Iterator {
   bool Fail(std::uint32_t offset) {
     valid_ = false;
     status_ = Status::Corruption(
-        fmt::format("{}: malformed entry at block offset {}", block_->where_, offset));
+        fmt::format("{}: malformed entry at block offset {}", block_->where_.ToString(), offset));
     return false;
   }
 

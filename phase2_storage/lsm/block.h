@@ -23,11 +23,25 @@ namespace kv::storage::lsm {
 // A three-way comparison of keys: <0, 0, >0.
 using KeyComparator = int (*)(std::string_view, std::string_view);
 
+// Where a block came from, for error messages: "<file> <kind> block at offset <offset>". Kept as
+// parts and formatted only when an error is reported: a table read parses a block per cache
+// miss, and building the text each time showed in the profile.
+struct BlockLocation {
+  std::shared_ptr<const std::string> file;
+  const char* kind = nullptr;  // "data", "index"; nullptr: `file` holds the whole description.
+  std::uint64_t offset = 0;
+  std::string ToString() const;
+};
+
 class Block {
  public:
   // Takes the block's bytes (checksum already verified). `where` names the block in errors,
-  // e.g. "000012.sst block at offset 4096".
-  static Result<std::shared_ptr<const Block>> Parse(std::string contents, std::string where);
+  // e.g. "000012.sst data block at offset 4096".
+  static Result<std::shared_ptr<const Block>> Parse(std::string contents, BlockLocation where);
+  static Result<std::shared_ptr<const Block>> Parse(std::string contents, std::string where) {
+    return Parse(std::move(contents),
+                 BlockLocation{std::make_shared<const std::string>(std::move(where))});
+  }
 
   // An iterator over the entries, ordered by `compare`. It keeps the block alive. A key shorter
   // than `min_key_size` is reported as corruption before `compare` sees it (internal keys must
@@ -36,10 +50,10 @@ class Block {
                                                KeyComparator compare, std::size_t min_key_size = 0);
 
   std::size_t size() const { return contents_.size(); }
-  const std::string& where() const { return where_; }
+  std::string where() const { return where_.ToString(); }
 
  private:
-  Block(std::string contents, std::string where, std::uint32_t restarts_offset,
+  Block(std::string contents, BlockLocation where, std::uint32_t restarts_offset,
         std::uint32_t num_restarts)
       : contents_(std::move(contents)),
         where_(std::move(where)),
@@ -48,7 +62,7 @@ class Block {
   friend class BlockIterator;
 
   const std::string contents_;
-  const std::string where_;
+  const BlockLocation where_;
   const std::uint32_t restarts_offset_;  // Where the restart array starts = end of entries.
   const std::uint32_t num_restarts_;
 };

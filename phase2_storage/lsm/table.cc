@@ -118,8 +118,8 @@ Result<std::unique_ptr<Table>> Table::Open(std::unique_ptr<RandomAccessFile> fil
   KV_ASSIGN_OR_RETURN(std::string index_bytes, ReadBlock(*file, path, footer.index));
   KV_ASSIGN_OR_RETURN(
       std::shared_ptr<const Block> index,
-      Block::Parse(std::move(index_bytes),
-                   fmt::format("{} index block at offset {}", path, footer.index.offset)));
+      Block::Parse(std::move(index_bytes), BlockLocation{std::make_shared<const std::string>(path),
+                                                         "index", footer.index.offset}));
   std::string filter;
   if (footer.filter.size > 0) {
     KV_ASSIGN_OR_RETURN(filter, ReadBlock(*file, path, footer.filter));

@@ -72,6 +72,7 @@ class Table {
         std::uint64_t file_number)
       : file_(std::move(file)),
         path_(std::move(path)),
+        shared_path_(std::make_shared<const std::string>(path_)),
         file_size_(file_size),
         cache_(cache),
         file_number_(file_number),
@@ -81,6 +82,7 @@ class Table {
 
   const std::unique_ptr<RandomAccessFile> file_;
   const std::string path_;
+  const std::shared_ptr<const std::string> shared_path_;  // For the blocks' locations.
   const std::uint64_t file_size_;
   BlockCache* const cache_;  // May be null.
   const std::uint64_t file_number_;

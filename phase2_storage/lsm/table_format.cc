@@ -73,8 +73,20 @@ Result<std::string> ReadBlock(const RandomAccessFile& file, const std::string& p
     return Status::Corruption(
         fmt::format("{}: block at offset {} claims {} bytes", path, handle.offset, handle.size));
   }
-  std::string buf(length, '\0');
-  KV_ASSIGN_OR_RETURN(std::size_t n, file.Read(handle.offset, buf));
+  // Not zero-filled first: every byte is either read or the block is rejected below.
+  std::string buf;
+  Status read_status;
+  std::size_t n = 0;
+  buf.resize_and_overwrite(length, [&](char* p, std::size_t) {
+    auto got = file.Read(handle.offset, std::span<char>(p, length));
+    if (!got) {
+      read_status = got.error();
+      return std::size_t{0};
+    }
+    n = *got;
+    return n;
+  });
+  KV_RETURN_IF_ERROR(read_status);
   if (n != length) {
     return Status::Corruption(
         fmt::format("{}: block at offset {} of {} bytes runs past the end of "

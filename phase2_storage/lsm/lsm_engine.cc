@@ -344,7 +344,7 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
   Status s = WriteLevel0Table(*imm, meta);
   if (s.ok()) {
     VersionEdit edit;
-    if (meta.entries > 0) edit.new_files.emplace_back(0, meta);
+    if (meta.entries > 0) edit.new_files.emplace_back(PickLevelForFlush(meta), meta);
     edit.log_number = log_end;  // Segments before it are all in tables now.
     edit.last_sequence = last;
     s = versions_.LogAndApply(std::move(edit));
@@ -364,6 +364,30 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
   DeleteObsoleteFiles();
   lock.lock();
   return Status::Ok();
+}
+
+// A flushed table whose key range overlaps nothing in levels 0..n+1 can go straight to level n+1
+// (up to level 2): it is newer than everything below it, and no table at or above its level
+// holds any of its keys, so no read can find an older version first. Sequential writes then skip
+// rewriting each table on its way down (LevelDB does the same). Level 2 at most, and only when
+// the table would not overlap too much of the level below, so a later compaction of it stays
+// small.
+int LsmEngine::PickLevelForFlush(const FileMeta& meta) const {
+  constexpr int kMaxFlushLevel = 2;
+  const auto version = versions_.current();
+  const std::string_view lo = ExtractUserKey(meta.smallest);
+  const std::string_view hi = ExtractUserKey(meta.largest);
+  int level = 0;
+  if (!version->Overlapping(0, lo, hi).empty()) return 0;
+  while (level < kMaxFlushLevel) {
+    if (!version->Overlapping(level + 1, lo, hi).empty()) break;
+    if (level + 2 < kNumLevels &&
+        TotalBytes(version->Overlapping(level + 2, lo, hi)) > 10 * options_.max_file_size) {
+      break;
+    }
+    ++level;
+  }
+  return level;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -485,10 +485,16 @@ TEST(WalWriter, ConcurrentCommitsRotationsAndSyncs_LogOrderIsCallbackOrder) {
     std::vector<std::uint64_t> callback_order;  // Written under the log's lock only.
     std::atomic<bool> stop{false};
     std::atomic<int> failures{0};
+    std::atomic<int> rotations{0};
     std::vector<std::thread> threads;
     for (int th = 0; th < kThreads; ++th) {
       threads.emplace_back([&, th] {
         for (int i = 0; i < kPerThread; ++i) {
+          // Halfway, wait for a rotation: on a loaded machine the committers could otherwise
+          // all finish before the rotator is first scheduled (seen under ASan in CI).
+          if (i == kPerThread / 2) {
+            while (rotations.load() == 0) std::this_thread::yield();
+          }
           const std::uint64_t id = static_cast<std::uint64_t>(th) * 1000 + i + 1;
           std::string bytes;
           EncodeTransaction(bytes, id, 1, std::vector<Write>{{fmt::format("k{}", id), "v"}});
@@ -500,6 +506,7 @@ TEST(WalWriter, ConcurrentCommitsRotationsAndSyncs_LogOrderIsCallbackOrder) {
     std::thread rotator([&] {
       while (!stop) {
         if (!wal->Rotate().has_value()) ++failures;
+        ++rotations;
         std::this_thread::yield();
       }
     });

@@ -27,6 +27,7 @@
 #include "common/file_system.h"
 #include "common/mem_file_system.h"
 #include "common/random.h"
+#include "common/testing/power_cut.h"
 #include "common/testing/status_matchers.h"
 
 namespace kv::phase1 {
@@ -165,20 +166,9 @@ std::string Describe(const Files& files) {
   return out;
 }
 
-struct Mode {
-  UnsyncedData unsynced;
-  std::uint64_t seed;
-  std::string name;
-};
+using Mode = kv::testing::PowerCutMode;
 
-std::vector<Mode> Modes() {
-  std::vector<Mode> modes = {{UnsyncedData::kDropAll, 0, "DropAll"}};
-  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-    modes.push_back(
-        {UnsyncedData::kKeepRandomPrefix, seed, fmt::format("KeepRandomPrefix/{}", seed)});
-  }
-  return modes;
-}
+std::vector<Mode> Modes() { return kv::testing::PowerCutModes(6); }
 
 class CrashTest : public ::testing::Test {
  protected:

@@ -40,6 +40,7 @@
 #include "common/file_system.h"
 #include "common/mem_file_system.h"
 #include "common/random.h"
+#include "common/testing/power_cut.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/lsm/lsm_engine.h"
 
@@ -340,11 +341,7 @@ std::unique_ptr<FileSystem> FileSystemWith(const Disk& disk) {
   return fs;
 }
 
-struct Mode {
-  UnsyncedData unsynced;
-  std::uint64_t seed;
-  std::string name;
-};
+using Mode = kv::testing::PowerCutMode;
 
 // The power-cut workload: ~8 memtables' worth of writes, a Flush every 150 ops, two CompactOnce
 // calls every 30, reopens at ops 250 and 600.
@@ -749,11 +746,7 @@ TEST(LsmRecoveryPowerCut, CutAtEverySyncPointOfOpen_UnsyncedTailOfReplayedLog_Tr
     ASSERT_EQ(Scan(*engine), with_c);
   }
   ASSERT_GE(open_syncs, 4u) << "Open syncs its manifest, the replayed table and the new segment";
-  std::vector<Mode> modes = {{UnsyncedData::kDropAll, 0, "DropAll"}};
-  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
-    modes.push_back({UnsyncedData::kKeepRandomPrefix, seed, fmt::format("KeepPrefix/{}", seed)});
-  }
-  for (const Mode& mode : modes) {
+  for (const Mode& mode : kv::testing::PowerCutModes(4)) {
     for (std::uint64_t m = 1; m <= open_syncs; ++m) {
       SCOPED_TRACE(
           fmt::format("{}, power fails at sync {} of {} inside Open", mode.name, m, open_syncs));

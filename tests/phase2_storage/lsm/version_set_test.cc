@@ -46,6 +46,7 @@
 #include "common/fault_file_system.h"
 #include "common/file_system.h"
 #include "common/mem_file_system.h"
+#include "common/testing/power_cut.h"
 #include "common/testing/status_matchers.h"
 #include "phase1_single_node/record_log.h"
 #include "phase2_storage/lsm/internal_key.h"
@@ -985,20 +986,9 @@ WorkloadRun RunWorkload(FileSystem& fs) {
   return run;
 }
 
-struct Mode {
-  UnsyncedData unsynced;
-  std::uint64_t seed;
-  std::string name;
-};
+using Mode = kv::testing::PowerCutMode;
 
-std::vector<Mode> Modes() {
-  std::vector<Mode> modes = {{UnsyncedData::kDropAll, 0, "DropAll"}};
-  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
-    modes.push_back(
-        {UnsyncedData::kKeepRandomPrefix, seed, fmt::format("KeepRandomPrefix/{}", seed)});
-  }
-  return modes;
-}
+std::vector<Mode> Modes() { return kv::testing::PowerCutModes(12); }
 
 class VersionSetPowerCutTest : public ::testing::Test {
  protected:

@@ -246,7 +246,7 @@ Status LsmEngine::MakeRoomForWrite(std::unique_lock<std::mutex>& lock) {
     if (mem_->empty() || mem_->MemoryUsage() < options_.write_buffer_size) return Status::Ok();
     if (imm_ != nullptr) {
       if (!options_.background_work) {
-        KV_RETURN_IF_ERROR(FlushImmutable(lock));
+        KV_RETURN_IF_ERROR(FlushInline(lock));
         continue;
       }
       stall();
@@ -274,7 +274,7 @@ Status LsmEngine::Flush() {
   // Wait for an earlier immutable memtable, then make the active one immutable.
   while (imm_ != nullptr) {
     if (!options_.background_work) {
-      KV_RETURN_IF_ERROR(FlushImmutable(lock));
+      KV_RETURN_IF_ERROR(FlushInline(lock));
       continue;
     }
     background_cv_.notify_one();
@@ -290,7 +290,13 @@ Status LsmEngine::Flush() {
   imm_ = std::move(mem_);
   imm_log_end_ = *segment;
   mem_ = std::make_shared<MemTable>(++memtable_seed_);
-  if (!options_.background_work) return FlushImmutable(lock);
+  if (!options_.background_work) {
+    while (imm_ != nullptr) {
+      KV_RETURN_IF_ERROR(FlushInline(lock));
+      KV_RETURN_IF_ERROR(background_error_);
+    }
+    return Status::Ok();
+  }
   background_cv_.notify_one();
   done_cv_.wait(lock, [&] { return imm_ == nullptr || !background_error_.ok(); });
   return background_error_;
@@ -332,6 +338,22 @@ Status LsmEngine::WriteLevel0Table(const MemTable& mem, FileMeta& meta) {
   // The number stays pending until the caller's edit is logged (DeleteObsoleteFiles must not
   // take the table for garbage meanwhile); the caller erases it.
   return Status::Ok();
+}
+
+Status LsmEngine::FlushInline(std::unique_lock<std::mutex>& lock) {
+  // Without a background thread the caller flushes. FlushImmutable releases the lock while it
+  // writes, so another writer could arrive here meanwhile: it waits instead of flushing the
+  // same memtable twice (flushes and compactions must never overlap: LogAndApply needs that).
+  if (background_busy_) {
+    done_cv_.wait(lock, [&] { return !background_busy_; });
+    return Status::Ok();  // The caller re-checks the state.
+  }
+  if (imm_ == nullptr) return Status::Ok();
+  background_busy_ = true;
+  Status s = FlushImmutable(lock);
+  background_busy_ = false;
+  done_cv_.notify_all();
+  return s;
 }
 
 Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {

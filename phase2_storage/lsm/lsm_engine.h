@@ -113,6 +113,8 @@ class LsmEngine final : public OrderedEngine {
   Status WriteLevel0Table(const MemTable& mem, FileMeta& meta);
   // Flushes imm_ and records it (REQUIRES: imm_ set, lock held; releases it meanwhile).
   Status FlushImmutable(std::unique_lock<std::mutex>& lock);
+  // FlushImmutable in the caller's thread when there is no background thread, one at a time.
+  Status FlushInline(std::unique_lock<std::mutex>& lock);
   // The level a freshly flushed table goes to: 0, or deeper when it overlaps nothing above.
   int PickLevelForFlush(const FileMeta& meta) const;
   std::unique_ptr<Compaction> PickCompaction() const;

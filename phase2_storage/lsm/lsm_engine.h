@@ -53,8 +53,9 @@ struct LsmOptions {
   int level0_stop_writes_trigger = 12;  // Writers wait for compaction beyond this.
   std::uint64_t level_base_bytes = 10 << 20;
   int level_size_ratio = 10;
-  // false: no background thread; flushes and compactions run only when a test calls
-  // CompactOnce()/Flush(), so a test decides exactly when each happens.
+  // false: no background thread. A full memtable is flushed by the writer that finds it full (or
+  // by Flush()), and compactions run only when a test calls CompactOnce(), so a test decides
+  // exactly when each happens.
   bool background_work = true;
 };
 

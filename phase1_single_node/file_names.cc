@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 namespace kv::phase1 {
-namespace {
-
-std::optional<std::uint64_t> ParseNumbered(std::string_view name, std::string_view prefix,
-                                           std::string_view suffix) {
+std::optional<std::uint64_t> ParseNumberedName(std::string_view name, std::string_view prefix,
+                                               std::string_view suffix) {
   if (!name.starts_with(prefix) || !name.ends_with(suffix)) return std::nullopt;
   std::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (digits.empty() || digits.size() > 18) return std::nullopt;
@@ -18,16 +16,14 @@ std::optional<std::uint64_t> ParseNumbered(std::string_view name, std::string_vi
   return n;
 }
 
-}  // namespace
-
 std::string WalSegmentName(std::uint64_t number) { return fmt::format("wal-{:06}.log", number); }
 std::string CheckpointName(std::uint64_t n) { return fmt::format("checkpoint-{:06}.ckpt", n); }
 
 std::optional<std::uint64_t> ParseWalSegmentName(std::string_view name) {
-  return ParseNumbered(name, "wal-", ".log");
+  return ParseNumberedName(name, "wal-", ".log");
 }
 std::optional<std::uint64_t> ParseCheckpointName(std::string_view name) {
-  return ParseNumbered(name, "checkpoint-", ".ckpt");
+  return ParseNumberedName(name, "checkpoint-", ".ckpt");
 }
 
 }  // namespace kv::phase1

@@ -140,7 +140,6 @@ Status LsmEngine::ReplayLogs(std::uint64_t& last_segment) {
   std::sort(segments.begin(), segments.end());
   if (segments.empty()) return Status::Ok();
   last_segment = segments.back();
-  std::vector<FileMeta> flushed;
   auto apply = [&](phase1::Timestamp last, std::span<phase1::Write> writes) -> Status {
     // A batch of n writes took sequences last - n + 1 .. last, in order.
     SequenceNumber seq = last - writes.size() + 1;
@@ -620,17 +619,9 @@ void LsmEngine::DeleteObsoleteFiles() {
       if (*segment < log_number) (void)fs_.RemoveFile(JoinPath(dir_, name));
       continue;
     }
-    if (name.size() == 10 && name.ends_with(".sst")) {
-      std::uint64_t number = 0;
-      bool digits = true;
-      for (char ch : std::string_view(name).substr(0, 6)) {
-        digits = digits && ch >= '0' && ch <= '9';
-        number = number * 10 + static_cast<std::uint64_t>(ch - '0');
-      }
-      if (digits && !live.contains(number)) {
-        table_cache_.Evict(number);
-        (void)fs_.RemoveFile(JoinPath(dir_, name));
-      }
+    if (auto number = ParseTableFileName(name); number && !live.contains(*number)) {
+      table_cache_.Evict(*number);
+      (void)fs_.RemoveFile(JoinPath(dir_, name));
     }
   }
 }
@@ -698,20 +689,22 @@ Status LsmEngine::WaitForIdle() {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+LsmEngine::ReadView LsmEngine::AcquireReadView(const ReadOptions& options) const {
+  ReadView view;
+  view.sequence = options.snapshot != nullptr
+                      ? static_cast<const SnapshotImpl*>(options.snapshot)->sequence()
+                      : visible_sequence_.load();
+  // Read together: a flush installs its table before it drops imm_, so whichever of the two we
+  // see, the flushed data is in it.
+  std::lock_guard lock(mu_);
+  view.mem = mem_;
+  view.imm = imm_;
+  view.version = versions_.current();
+  return view;
+}
+
 Result<std::string> LsmEngine::Get(const ReadOptions& options, std::string_view key) const {
-  const SequenceNumber seq = options.snapshot != nullptr
-                                 ? static_cast<const SnapshotImpl*>(options.snapshot)->sequence()
-                                 : visible_sequence_.load();
-  std::shared_ptr<MemTable> mem, imm;
-  std::shared_ptr<const Version> version;
-  {
-    // Read together: a flush installs its table before it drops imm_, so whichever of the two
-    // we see, the flushed data is in it.
-    std::lock_guard lock(mu_);
-    mem = mem_;
-    imm = imm_;
-    version = versions_.current();
-  }
+  const auto [seq, mem, imm, version] = AcquireReadView(options);
   const LookupKey lookup(key, seq);
   auto answer = [&](const TableEntry& e) -> Result<std::string> {
     if (e.kind == EntryKind::kDelete) return Status::NotFound(std::string(key));
@@ -747,17 +740,7 @@ Result<std::string> LsmEngine::Get(const ReadOptions& options, std::string_view 
 }
 
 std::unique_ptr<Iterator> LsmEngine::NewIterator(const ReadOptions& options) const {
-  const SequenceNumber seq = options.snapshot != nullptr
-                                 ? static_cast<const SnapshotImpl*>(options.snapshot)->sequence()
-                                 : visible_sequence_.load();
-  std::shared_ptr<MemTable> mem, imm;
-  std::shared_ptr<const Version> version;
-  {
-    std::lock_guard lock(mu_);
-    mem = mem_;
-    imm = imm_;
-    version = versions_.current();
-  }
+  const auto [seq, mem, imm, version] = AcquireReadView(options);
   std::vector<std::unique_ptr<Iterator>> children;
   std::vector<std::shared_ptr<const void>> pins{mem, version};
   children.push_back(mem->NewIterator());
@@ -804,7 +787,7 @@ Status LsmEngine::CheckInvariants() const {
   KV_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir_));
   std::set<std::uint64_t> on_disk;
   for (const std::string& name : names) {
-    if (name.size() == 10 && name.ends_with(".sst")) on_disk.insert(std::stoull(name.substr(0, 6)));
+    if (auto number = ParseTableFileName(name)) on_disk.insert(*number);
   }
   for (int level = 0; level < kNumLevels; ++level) {
     for (const auto& f : version->files(level)) {

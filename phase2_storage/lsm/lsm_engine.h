@@ -103,6 +103,14 @@ class LsmEngine final : public OrderedEngine {
  private:
   class SnapshotImpl;
   struct Compaction;
+  // What a read sees: its sequence number and the memtables and version it searches.
+  struct ReadView {
+    SequenceNumber sequence = 0;
+    std::shared_ptr<MemTable> mem;
+    std::shared_ptr<MemTable> imm;  // May be null.
+    std::shared_ptr<const Version> version;
+  };
+  ReadView AcquireReadView(const ReadOptions& options) const;
 
   LsmEngine(FileSystem& fs, std::string dir, LsmOptions options);
   Status Recover();

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "phase1_single_node/file_names.h"
 #include "phase1_single_node/record_log.h"
 
 namespace kv::storage::lsm {
@@ -18,19 +19,14 @@ std::string_view SmallestUser(const FileMeta& f) { return ExtractUserKey(f.small
 std::string_view LargestUser(const FileMeta& f) { return ExtractUserKey(f.largest); }
 
 std::optional<std::uint64_t> ParseManifestName(std::string_view name) {
-  constexpr std::string_view kPrefix = "MANIFEST-";
-  if (!name.starts_with(kPrefix)) return std::nullopt;
-  name.remove_prefix(kPrefix.size());
-  if (name.empty() || name.size() > 18) return std::nullopt;
-  std::uint64_t n = 0;
-  for (char c : name) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return n;
+  return phase1::ParseNumberedName(name, "MANIFEST-", "");
 }
 
 }  // namespace
+
+std::optional<std::uint64_t> ParseTableFileName(std::string_view name) {
+  return phase1::ParseNumberedName(name, "", ".sst");
+}
 
 std::uint64_t Version::LevelBytes(int level) const {
   std::uint64_t total = 0;

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,9 @@
 
 namespace kv::storage::lsm {
 
-std::string TableFileName(std::uint64_t number);     // "000012.sst"
+std::string TableFileName(std::uint64_t number);  // "000012.sst"
+// The number of a table file name TableFileName wrote; nullopt for any other name.
+std::optional<std::uint64_t> ParseTableFileName(std::string_view name);
 std::string ManifestFileName(std::uint64_t number);  // "MANIFEST-000012"
 inline constexpr std::string_view kCurrentFileName = "CURRENT";
 

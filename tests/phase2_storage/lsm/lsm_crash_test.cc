@@ -43,6 +43,7 @@
 #include "common/testing/power_cut.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/lsm/lsm_engine.h"
+#include "tests/phase2_storage/lsm/small_options.h"
 
 namespace kv::storage::lsm {
 namespace {
@@ -51,24 +52,8 @@ constexpr std::string_view kDir = "db";
 
 using State = std::map<std::string, std::string>;
 
-// Tiny sizes (as lsm_engine_test.cc), so a few hundred writes go through many flushes and
-// compactions; no background thread, so every run of a workload does the same I/O in the same
-// order and sync point k is the same moment in every run.
-LsmOptions SmallOptions() {
-  LsmOptions o;
-  o.write_buffer_size = 16 * 1024;
-  o.max_file_size = 2 * 1024;
-  o.level_base_bytes = 8 * 1024;
-  o.level_size_ratio = 4;
-  o.level0_compaction_trigger = 2;
-  o.table.block_size = 256;
-  o.block_cache_bytes = 64 * 1024;
-  o.background_work = false;
-  return o;
-}
-
 Result<std::unique_ptr<LsmEngine>> OpenTree(FileSystem& fs) {
-  return LsmEngine::Open(fs, std::string(kDir), SmallOptions());
+  return LsmEngine::Open(fs, std::string(kDir), SmallLsmOptions());
 }
 
 // One step of a workload. Writes (kPut, kDelete, kBatch) keep their entries in `batch`; kPut and

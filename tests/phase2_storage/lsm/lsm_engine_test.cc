@@ -15,23 +15,10 @@
 #include "common/mem_file_system.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/lsm/lsm_engine.h"
+#include "tests/phase2_storage/lsm/small_options.h"
 
 namespace kv::storage::lsm {
 namespace {
-
-// Tiny sizes, so a few hundred writes go through many flushes and compactions at every level.
-LsmOptions SmallOptions() {
-  LsmOptions o;
-  o.write_buffer_size = 16 * 1024;
-  o.max_file_size = 2 * 1024;
-  o.level_base_bytes = 8 * 1024;
-  o.level_size_ratio = 4;
-  o.level0_compaction_trigger = 2;
-  o.table.block_size = 256;
-  o.block_cache_bytes = 64 * 1024;
-  o.background_work = false;
-  return o;
-}
 
 std::map<std::string, std::string> Scan(const OrderedEngine& engine,
                                         const Snapshot* snap = nullptr) {
@@ -52,7 +39,7 @@ std::map<std::string, std::string> Scan(const OrderedEngine& engine,
 RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, ()) {
   auto fs = NewMemFileSystem();
   const std::string dir = "db";
-  auto engine = LsmEngine::Open(*fs, dir, SmallOptions()).value();
+  auto engine = LsmEngine::Open(*fs, dir, SmallLsmOptions()).value();
   std::map<std::string, std::string> model;
   const int steps = *rc::gen::inRange(50, 400);
   auto key_gen =
@@ -110,7 +97,7 @@ RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, (
     } else {
       held.reset();
       engine.reset();
-      engine = LsmEngine::Open(*fs, dir, SmallOptions()).value();
+      engine = LsmEngine::Open(*fs, dir, SmallLsmOptions()).value();
     }
     if (Status inv = engine->CheckInvariants(); !inv.ok()) {
       std::string files;
@@ -136,7 +123,7 @@ RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, (
 
 TEST(LsmEngine, BackgroundWork_ManyWritesFlushAndCompact_AllReadBack) {
   auto fs = NewMemFileSystem();
-  LsmOptions o = SmallOptions();
+  LsmOptions o = SmallLsmOptions();
   o.background_work = true;
   ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", o));
   std::map<std::string, std::string> model;
@@ -168,7 +155,7 @@ TEST(LsmEngine, BackgroundWork_ManyWritesFlushAndCompact_AllReadBack) {
 
 TEST(LsmEngine, OverwrittenKeys_CompactionDropsVersionsNobodyCanSee_ButKeepsSnapshotOnes) {
   auto fs = NewMemFileSystem();
-  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallLsmOptions()));
   ASSERT_OK(engine->Put({}, "k", "old"));
   auto snap = engine->GetSnapshot();
   for (int i = 0; i < 200; ++i) ASSERT_OK(engine->Put({}, "k", fmt::format("new{}", i)));
@@ -188,7 +175,7 @@ TEST(LsmEngine, OverwrittenKeys_CompactionDropsVersionsNobodyCanSee_ButKeepsSnap
 // dropped ones are counted.
 TEST(LsmEngine, OverwritesWithoutSnapshots_CompactionKeepsOnlyTheNewestVersions) {
   auto fs = NewMemFileSystem();
-  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallLsmOptions()));
   constexpr int kVersions = 3000;
   for (int i = 0; i < kVersions; ++i) {
     ASSERT_OK(engine->Put({}, "k", fmt::format("{:0100}", i)));
@@ -209,7 +196,7 @@ TEST(LsmEngine, OverwritesWithoutSnapshots_CompactionKeepsOnlyTheNewestVersions)
 
 TEST(LsmEngine, BadInput_InvalidArgumentAndNothingWritten) {
   auto fs = NewMemFileSystem();
-  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallLsmOptions()));
   EXPECT_STATUS(engine->Put({}, "", "v"), StatusCode::kInvalidArgument);
   EXPECT_STATUS(engine->Put({}, std::string(1025, 'k'), "v"), StatusCode::kInvalidArgument);
   EXPECT_STATUS(engine->Put({}, "k", std::string((1 << 20) + 1, 'v')),
@@ -240,7 +227,7 @@ void CompactAll(LsmEngine& engine) {
 // old value sits two levels down when the tombstone is compacted, and must stay shadowed.
 TEST(LsmEngine, TombstoneAboveAnOlderValue_IsKeptUntilNothingBelowHoldsTheKey) {
   auto fs = NewMemFileSystem();
-  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallLsmOptions()));
   ASSERT_OK(engine->Put({}, "victim", "old"));
   // Enough data around it to push it below level 1.
   for (int round = 0; round < 6; ++round) {
@@ -291,7 +278,7 @@ namespace {
 // refuse the second edit, or worse, log it).
 TEST(LsmEngine, NoBackgroundThread_ConcurrentWritersFlushOneAtATime_AllReadBack) {
   auto fs = NewMemFileSystem();
-  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallOptions()));
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", SmallLsmOptions()));
   constexpr int kThreads = 4;
   constexpr int kPerThread = 1500;
   std::vector<std::thread> threads;

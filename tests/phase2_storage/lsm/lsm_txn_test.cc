@@ -15,6 +15,7 @@
 #include "phase2_storage/lsm/lsm_engine.h"
 #include "phase2_storage/ordered_versioned_engine.h"
 #include "tests/phase1_single_node/snapshot_isolation_property.h"
+#include "tests/phase2_storage/lsm/small_options.h"
 
 namespace kv::storage::lsm {
 namespace {
@@ -25,12 +26,9 @@ phase1::EngineFactory LsmFactory() {
   auto fs = std::shared_ptr<FileSystem>(NewMemFileSystem());
   auto counter = std::make_shared<std::atomic<int>>(0);
   return [fs, counter]() -> std::unique_ptr<phase1::VersionedEngine> {
-    LsmOptions o;
-    o.write_buffer_size = 2 * 1024;
-    o.max_file_size = 2 * 1024;
-    o.level_base_bytes = 8 * 1024;
-    o.level0_compaction_trigger = 2;
-    o.table.block_size = 256;
+    LsmOptions o = SmallLsmOptions();
+    o.write_buffer_size = 2 * 1024;  // Smaller still: the schedules are short.
+    o.background_work = true;
     auto engine = LsmEngine::Open(*fs, fmt::format("lsm-{}", counter->fetch_add(1)), o);
     KV_CHECK(engine.has_value(), "opening a fresh LSM engine failed");
     return std::make_unique<OrderedVersionedEngine>(std::move(*engine));

@@ -166,22 +166,32 @@ void WalWriter::LeadGroup(Ticket& first) {
   const std::uint64_t group_number = ++taken_groups_;
   std::uint64_t segment = segment_;
   Status s = error_;
+  auto older = std::move(unsynced_);  // Rotated segments still owed a sync, oldest first.
+  unsynced_.clear();
   lock.unlock();
 
   // Only the leader touches file_, so no lock is needed while writing and syncing; committers
   // keep queueing behind us meanwhile. The group is written in runs separated by rotations:
-  // a rotation syncs and closes the current segment, and what follows goes to the next one.
+  // a rotation closes the current segment (synced, or owed a sync), and what follows goes to
+  // the next one.
   std::uint64_t syncs = 0;
   std::string bytes;
   bool sync = policy_ == SyncPolicy::kAlways;
   std::size_t run_begin = 0;
-  // Writes tickets [run_begin, run_end) and syncs or flushes them. Before a rotation the old
-  // segment is synced even if the run is empty: earlier groups may have only flushed it.
+  // Writes tickets [run_begin, run_end) and syncs or flushes them. Before a rotation that syncs
+  // the old segment, it is synced even if the run is empty: earlier groups may have only
+  // flushed it. Any sync first syncs the older segments still owed one, oldest first.
   auto finish_run = [&](std::size_t run_end, bool before_rotation) {
     if (run_end == run_begin && !before_rotation) return;
     if (s.ok() && !bytes.empty()) s = file_->Append(bytes);
     if (s.ok() && sync) {
-      s = file_->Sync();
+      for (auto& [number, file] : older) {
+        if (s.ok()) s = file->Sync();
+        if (s.ok()) s = file->Close();
+        if (s.ok()) ++syncs;
+      }
+      if (s.ok()) older.clear();
+      if (s.ok()) s = file_->Sync();
       if (s.ok()) ++syncs;
     } else if (s.ok()) {
       s = file_->Flush();
@@ -198,9 +208,13 @@ void WalWriter::LeadGroup(Ticket& first) {
       if (x->kind == Ticket::Kind::kSync || x->sync) sync = true;
       continue;
     }
-    sync = true;
+    if (x->sync_old_segment) sync = true;
     finish_run(i, /*before_rotation=*/true);
-    if (s.ok()) s = file_->Close();
+    if (s.ok() && x->sync_old_segment) {
+      s = file_->Close();
+    } else if (s.ok()) {
+      older.emplace_back(segment, std::move(file_));
+    }
     if (s.ok()) s = OpenSegment(segment + 1);
     if (s.ok()) x->new_segment = ++segment;
     x->status = s;
@@ -209,6 +223,10 @@ void WalWriter::LeadGroup(Ticket& first) {
   finish_run(group.size(), /*before_rotation=*/false);
 
   lock.lock();
+  // Give back the segments still owed a sync, unless the caller has let them go meanwhile.
+  for (auto& entry : older) {
+    if (entry.first >= forget_before_) unsynced_.push_back(std::move(entry));
+  }
   if (!s.ok() && error_.ok()) error_ = s;
   syncs_ += syncs;
   segment_ = segment;
@@ -242,12 +260,28 @@ Status WalWriter::Sync() {
   return Await(t);
 }
 
-Result<std::uint64_t> WalWriter::Rotate() {
+Result<std::uint64_t> WalWriter::Rotate(OldSegment old) {
   Ticket t;
   t.kind = Ticket::Kind::kRotate;
+  t.sync_old_segment = old == OldSegment::kSync;
   Push(t);
   KV_RETURN_IF_ERROR(Await(t));
   return t.new_segment;
+}
+
+void WalWriter::ForgetBefore(std::uint64_t segment) {
+  std::vector<std::unique_ptr<WritableFile>> dropped;  // Closed outside the lock.
+  {
+    std::lock_guard lock(mu_);
+    forget_before_ = std::max(forget_before_, segment);
+    std::erase_if(unsynced_, [&](auto& entry) {
+      if (entry.first >= segment) return false;
+      dropped.push_back(std::move(entry.second));
+      return true;
+    });
+  }
+  // Closing flushes nothing we need: the caller has the data elsewhere (an error is moot).
+  for (auto& file : dropped) (void)file->Close();
 }
 
 Status WalWriter::error() const {
@@ -288,7 +322,8 @@ Status TruncateDurably(FileSystem& fs, const std::string& path, std::uint64_t si
 Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
                                   const std::vector<std::uint64_t>& segments, Timestamp after_ts,
                                   bool repair,
-                                  const std::function<Status(Timestamp, std::span<Write>)>& apply) {
+                                  const std::function<Status(Timestamp, std::span<Write>)>& apply,
+                                  TornSegment torn_segment) {
   WalReplayReport report;
   Timestamp last_ts = 0;
   for (std::size_t i = 0; i < segments.size(); ++i) {
@@ -361,6 +396,19 @@ Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
       report.torn_file = path;
       KV_RETURN_IF_ERROR(TruncateDurably(fs, path, damage_offset));
       continue;
+    }
+    if (torn && torn_segment == TornSegment::kEndsTheLog) {
+      // Cut short by a crash before its deferred sync. The file is left as it is: the caller
+      // retires this segment and the later ones without replaying them again.
+      report.torn_bytes = data.size() - damage_offset;
+      report.torn_file = path;
+      for (std::size_t j = i + 1; j < segments.size(); ++j) {
+        KV_ASSIGN_OR_RETURN(std::uint64_t size,
+                            fs.FileSize(JoinPath(dir, WalSegmentName(segments[j]))));
+        ++report.unreplayed_segments;
+        report.unreplayed_bytes += size;
+      }
+      return report;
     }
     if (torn) {
       damage = Status::Corruption(fmt::format(

@@ -76,6 +76,9 @@ class WalWriter {
   struct Ticket {
     enum class Kind { kCommit, kSync, kRotate };
     Kind kind = Kind::kCommit;
+    // For kRotate: sync the old segment now (true), or leave its sync to the next sync of the
+    // log (see Rotate).
+    bool sync_old_segment = true;
     std::string bytes;
     std::function<void()> on_durable;
     // Sync this ticket's bytes before it is done, whatever the policy (a caller that wants this
@@ -103,11 +106,25 @@ class WalWriter {
 
   // Push + Await of one commit.
   Status Commit(std::string bytes, std::function<void()> on_durable);
-  // Syncs the current segment, then starts segment `current + 1` and makes its name durable.
-  // Returns the new segment's number. Tickets pushed before it go to the old segment.
-  Result<std::uint64_t> Rotate();
+  // What Rotate does with the segment it closes.
+  enum class OldSegment {
+    kSync,  // fdatasync it now.
+    // Leave it unsynced for now. The next sync of the log (a ticket with `sync`, Sync(), or any
+    // group under SyncPolicy::kAlways) syncs it first, before the newer segment: a write is
+    // never durable while an older one is not. ForgetBefore() drops a segment the caller no
+    // longer needs (the LSM tree, once a table holds its writes), so it is never synced at all;
+    // the OS may then never write it to disk either.
+    kSyncLater,
+  };
+  // Syncs (or not, see OldSegment) the current segment, then starts segment `current + 1` and
+  // makes its name durable. Returns the new segment's number. Tickets pushed before it go to
+  // the old segment.
+  Result<std::uint64_t> Rotate(OldSegment old = OldSegment::kSync);
   // Forces a sync of everything written so far.
   Status Sync();
+  // The caller no longer needs segments numbered below `segment`: those still waiting for a
+  // sync (OldSegment::kSyncLater) are closed without one.
+  void ForgetBefore(std::uint64_t segment);
 
   // The first error the log hit, or OK.
   Status error() const;
@@ -135,11 +152,16 @@ class WalWriter {
   std::uint64_t pushed_seq_ = 0;        // GUARDED_BY(mu_); seq of the newest ticket.
   std::uint64_t taken_groups_ = 0;      // GUARDED_BY(mu_); groups taken by leaders so far.
   std::unique_ptr<WritableFile> file_;  // Only the leader touches it (outside mu_).
-  std::uint64_t segment_ = 0;           // GUARDED_BY(mu_)
-  Status error_;                        // GUARDED_BY(mu_)
-  std::uint64_t syncs_ = 0;             // GUARDED_BY(mu_)
-  std::uint64_t commits_ = 0;           // GUARDED_BY(mu_)
-  bool stopping_ = false;               // GUARDED_BY(mu_)
+  // Rotated segments not synced yet, oldest first (OldSegment::kSyncLater). The leader takes
+  // them while it writes a group and gives back those it did not sync.
+  std::vector<std::pair<std::uint64_t, std::unique_ptr<WritableFile>>>
+      unsynced_;                     // GUARDED_BY(mu_)
+  std::uint64_t forget_before_ = 0;  // GUARDED_BY(mu_)
+  std::uint64_t segment_ = 0;        // GUARDED_BY(mu_)
+  Status error_;                     // GUARDED_BY(mu_)
+  std::uint64_t syncs_ = 0;          // GUARDED_BY(mu_)
+  std::uint64_t commits_ = 0;        // GUARDED_BY(mu_)
+  bool stopping_ = false;            // GUARDED_BY(mu_)
   std::thread syncer_;
 
   // How waiting works. The owners of tickets sleep without the log's mutex, on futex words that
@@ -168,25 +190,42 @@ class WalWriter {
 struct WalReplayReport {
   std::uint64_t segments = 0;
   std::uint64_t records = 0;
-  std::uint64_t transactions = 0;    // Committed transactions applied.
-  std::uint64_t skipped = 0;         // Committed transactions already in the checkpoint.
-  std::uint64_t incomplete = 0;      // Transactions without a commit record (discarded).
-  std::uint64_t torn_bytes = 0;      // Bytes cut off a torn tail.
-  std::string torn_file;             // The segment whose tail was cut, if any.
+  std::uint64_t transactions = 0;  // Committed transactions applied.
+  std::uint64_t skipped = 0;       // Committed transactions already in the checkpoint.
+  std::uint64_t incomplete = 0;    // Transactions without a commit record (discarded).
+  std::uint64_t torn_bytes = 0;    // Bytes cut off a torn tail.
+  std::string torn_file;           // The segment whose tail was cut, if any.
+  // With TornSegment::kEndsTheLog: later segments that were not replayed, and their bytes.
+  std::uint64_t unreplayed_segments = 0;
+  std::uint64_t unreplayed_bytes = 0;
   std::uint64_t repaired_bytes = 0;  // Bytes discarded by repair after corruption.
   std::string repair_message;
   Timestamp last_commit_ts = 0;
   TxnId last_txn_id = 0;
 };
 
+// What a torn tail (a record cut short at the end of a file) means in a segment that is not the
+// last one.
+enum class TornSegment {
+  // Damage: segments are synced before the next one is started (WalWriter::OldSegment::kSync),
+  // so only the last one can be cut short by a crash.
+  kCorruption,
+  // The end of the log: the writer rotated without syncing (OldSegment::kSyncLater), and a crash
+  // lost that segment's unsynced tail. Nothing after it was durable (a sync always syncs the
+  // older segments first), so the later segments are not replayed; the report counts them, and
+  // the caller must never replay them (the LSM tree retires them in its manifest).
+  kEndsTheLog,
+};
+
 // Replays segments `segments` (numbers, ascending) of `dir` in order, calling `apply` for every
 // committed transaction with commit timestamp > `after_ts`. A torn tail of the last segment is
-// truncated and reported. Any other damage is kCorruption naming the file and offset, unless
-// `repair` is set: then the log is truncated at the damage, everything after it is discarded,
-// and the report says what was lost.
+// truncated and reported; in an earlier one, see TornSegment. Any other damage is kCorruption
+// naming the file and offset, unless `repair` is set: then the log is truncated at the damage,
+// everything after it is discarded, and the report says what was lost.
 Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
                                   const std::vector<std::uint64_t>& segments, Timestamp after_ts,
                                   bool repair,
-                                  const std::function<Status(Timestamp, std::span<Write>)>& apply);
+                                  const std::function<Status(Timestamp, std::span<Write>)>& apply,
+                                  TornSegment torn_segment = TornSegment::kCorruption);
 
 }  // namespace kv::phase1

@@ -414,6 +414,100 @@ TEST(WalWriter, SyncTicketUnderPolicyNone_SurvivesPowerCut_LaterUnsyncedCommitDo
   EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("<missing>"), a + b);
 }
 
+// OldSegment::kSyncLater: the rotation syncs nothing; the next sync syncs the old segment before
+// the new one (so no write is durable while an older one is not); and a segment the caller has
+// forgotten is never synced at all.
+TEST(WalWriter, RotateSyncLater_NextSyncCoversOldSegmentFirst_ForgottenSegmentNeverSynced) {
+  std::string a, b, c, d;
+  EncodeTransaction(a, 1, 1, std::vector<Write>{{"a", "1"}});
+  EncodeTransaction(b, 2, 2, std::vector<Write>{{"b", "2"}});
+  EncodeTransaction(c, 3, 3, std::vector<Write>{{"c", "3"}});
+  EncodeTransaction(d, 4, 4, std::vector<Write>{{"d", "4"}});
+  auto sync_write = [](WalWriter& wal, const std::string& bytes) {
+    WalWriter::Ticket t;
+    t.bytes = bytes;
+    t.sync = true;
+    wal.Push(t);
+    return wal.Await(t);
+  };
+  {
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs(std::string(kDir)));
+    {
+      ASSERT_OK_AND_ASSIGN(auto wal,
+                           WalWriter::Create(fs, std::string(kDir), 1, SyncPolicy::kNone, 0));
+      ASSERT_OK(wal->Commit(a, nullptr));
+      const std::uint64_t syncs_before = fs.sync_count();
+      ASSERT_OK_AND_ASSIGN(std::uint64_t next, wal->Rotate(WalWriter::OldSegment::kSyncLater));
+      EXPECT_EQ(next, 2u);
+      // The new segment's name is made durable (a directory sync), the old segment's data not.
+      EXPECT_EQ(fs.sync_count() - syncs_before, 1u);
+      ASSERT_OK(sync_write(*wal, b));
+    }
+    ASSERT_OK(fs.PowerCut(UnsyncedData::kDropAll));
+    EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("<missing>"), a)
+        << "the sync of segment 2 must sync segment 1 first";
+    EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b);
+  }
+  {
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs(std::string(kDir)));
+    {
+      ASSERT_OK_AND_ASSIGN(auto wal,
+                           WalWriter::Create(fs, std::string(kDir), 1, SyncPolicy::kNone, 0));
+      ASSERT_OK(wal->Commit(a, nullptr));
+      ASSERT_OK(wal->Rotate(WalWriter::OldSegment::kSyncLater).status());
+      ASSERT_OK(wal->Commit(c, nullptr));
+      ASSERT_OK(wal->Rotate(WalWriter::OldSegment::kSyncLater).status());
+      wal->ForgetBefore(2);  // Segment 1 is needed no more; segment 2 still is.
+      ASSERT_OK(sync_write(*wal, d));
+    }
+    ASSERT_OK(fs.PowerCut(UnsyncedData::kDropAll));
+    EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("<missing>"), "")
+        << "a forgotten segment is not synced";
+    EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), c);
+    EXPECT_EQ(ReadFileToString(fs, "db/wal-000003.log").value_or("<missing>"), d);
+  }
+}
+
+// A segment cut short with a later segment behind it: damage by default, the end of the log with
+// TornSegment::kEndsTheLog (the later segments are counted, not replayed).
+TEST(WalReplay, TornEarlierSegment_CorruptionByDefault_EndOfLogWhenAsked) {
+  auto mem = NewMemFileSystem();
+  ASSERT_OK(mem->CreateDirs(std::string(kDir)));
+  std::string a, b, c;
+  EncodeTransaction(a, 1, 1, std::vector<Write>{{"a", "1"}});
+  EncodeTransaction(b, 2, 2, std::vector<Write>{{"b", "2"}});
+  EncodeTransaction(c, 3, 3, std::vector<Write>{{"c", "3"}});
+  std::string b_commit;  // b's last record: its commit record, which the cut tears.
+  EncodeTransaction(b_commit, 2, 2, std::vector<Write>{});
+  const std::string seg1 = a + b.substr(0, b.size() - 3);
+  const std::uint64_t torn_at = b.size() - b_commit.size() + a.size();
+  ASSERT_OK(WriteFileAtomically(*mem, "db/wal-000001.log", seg1));
+  ASSERT_OK(WriteFileAtomically(*mem, "db/wal-000002.log", c));
+  std::vector<Timestamp> applied;
+  auto apply = [&](Timestamp ts, std::span<Write>) {
+    applied.push_back(ts);
+    return Status::Ok();
+  };
+  auto strict = ReplayWal(*mem, std::string(kDir), {1, 2}, 0, false, apply);
+  ASSERT_FALSE(strict.has_value());
+  EXPECT_EQ(strict.error().code(), StatusCode::kCorruption);
+  EXPECT_THAT(strict.error().message(), ::testing::HasSubstr("wal-000001.log"));
+  EXPECT_THAT(strict.error().message(), ::testing::HasSubstr(fmt::format("offset {}", torn_at)));
+
+  applied.clear();
+  ASSERT_OK_AND_ASSIGN(auto report, ReplayWal(*mem, std::string(kDir), {1, 2}, 0, false, apply,
+                                              TornSegment::kEndsTheLog));
+  EXPECT_EQ(applied, (std::vector<Timestamp>{1}));
+  EXPECT_EQ(report.torn_bytes, seg1.size() - torn_at);
+  EXPECT_EQ(report.unreplayed_segments, 1u);
+  EXPECT_EQ(report.unreplayed_bytes, c.size());
+  EXPECT_EQ(report.last_commit_ts, 1u);
+}
+
 // A leader takes the whole queue, rotations included: the commits before each rotation go to the
 // old segment, which is synced and closed; the rest go to the new one. With a sync failing in the
 // middle, the tickets before it succeed and every ticket from the failed run on fails.

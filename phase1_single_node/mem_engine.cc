@@ -107,6 +107,38 @@ Status MemVersionedEngine::ForEachVisible(
   return Status::Ok();
 }
 
+Status MemVersionedEngine::Scan(
+    std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
+    const std::function<Status(std::string_view, std::string_view)>& fn) const {
+  // A hash table knows no order, so a scan is O(n) in the keys of the whole table (plus sorting
+  // the ones in range), however narrow the range or small the limit. That is acceptable here:
+  // phase 1's engine holds everything in memory and exists to make the transaction layer
+  // testable; the ordered engines of phase 2 answer the same call with one seek and a walk of
+  // the range. Like ForEachVisible, it copies the pairs out from under each stripe's lock, so
+  // `fn` runs with no lock held.
+  auto in_range = [&](std::string_view key) { return key >= start && (end.empty() || key < end); };
+  std::vector<std::pair<std::string, std::string>> visible;
+  for (const auto& stripe : stripes_) {
+    std::shared_lock lock(stripe->mu);
+    for (const auto& [key, chain] : stripe->map) {
+      if (!in_range(key)) continue;
+      auto newer = std::ranges::upper_bound(chain, read_ts, {}, &Version::ts);
+      if (newer == chain.begin()) continue;
+      const Version& v = *std::prev(newer);
+      if (!v.tombstone) visible.emplace_back(key, v.value);
+    }
+  }
+  // Only the first `limit` need sorting: partition them off first, then sort just those.
+  auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (limit != 0 && limit < visible.size()) {
+    std::ranges::nth_element(visible, visible.begin() + static_cast<std::ptrdiff_t>(limit), by_key);
+    visible.resize(limit);
+  }
+  std::ranges::sort(visible, by_key);
+  for (const auto& [key, value] : visible) KV_RETURN_IF_ERROR(fn(key, value));
+  return Status::Ok();
+}
+
 EngineStats MemVersionedEngine::stats() const {
   EngineStats s;
   for (const auto& stripe : stripes_) {

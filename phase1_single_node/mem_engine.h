@@ -3,8 +3,8 @@
 //   key -> [ (ts_1, value or tombstone), (ts_2, ...), ... ]   timestamps increasing
 //
 // Reads binary-search the chain. Memory is reclaimed by Prune/PruneAll (the transaction layer
-// calls them with its low watermark). Unordered: it cannot serve range scans; phase 2's engines
-// can.
+// calls them with its low watermark). Unordered: a range scan (Scan) has to visit every key and
+// sort the ones in range; phase 2's ordered engines seek to the start instead.
 //
 // Thread safety: as VersionedEngine requires; a shared_mutex per stripe of the table.
 #pragma once
@@ -31,6 +31,8 @@ class MemVersionedEngine final : public VersionedEngine {
   Status ForEachVisible(
       Timestamp read_ts,
       const std::function<Status(std::string_view, std::string_view)>& fn) const override;
+  Status Scan(std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
+              const std::function<Status(std::string_view, std::string_view)>& fn) const override;
   EngineStats stats() const override;
 
  private:

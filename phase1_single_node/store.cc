@@ -49,6 +49,7 @@ Status Store::Recover() {
   KV_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
   KV_ASSIGN_OR_RETURN(lock_, fs_.LockFile(JoinPath(dir_, kLockFileName)));
   engine_ = options_.engine_factory();
+  if (engine_ == nullptr) return Status::Aborted("the engine factory could not build an engine");
 
   KV_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
   std::vector<std::uint64_t> segments, checkpoints;
@@ -243,6 +244,58 @@ Status Store::Delete(TxnId txn, std::string_view key) {
   std::lock_guard lock(t->mu);
   t->writes.insert_or_assign(std::string(key), std::nullopt);
   return Status::Ok();
+}
+
+Result<std::vector<KeyValue>> Store::Scan(TxnId txn, std::string_view start, std::string_view end,
+                                          std::size_t limit) {
+  // An empty bound is open; any other must be a valid key.
+  if (!start.empty()) {
+    KV_RETURN_IF_ERROR(ValidateKey(options_.limits, start).WithContext("scan start"));
+  }
+  if (!end.empty()) {
+    KV_RETURN_IF_ERROR(ValidateKey(options_.limits, end).WithContext("scan end"));
+  }
+  if (!end.empty() && start > end) {
+    return Status::InvalidArgument(
+        fmt::format("scan start '{}' sorts after its end '{}'", start, end));
+  }
+  KV_ASSIGN_OR_RETURN(auto t, Find(txn));
+  std::lock_guard lock(t->mu);
+  const auto own_begin = t->writes.lower_bound(start);
+  const auto own_end = end.empty() ? t->writes.end() : t->writes.lower_bound(end);
+
+  // Each of the transaction's deletes in range can hide one key of the snapshot, so `limit` plus
+  // that many snapshot keys are enough: all snapshot keys up to the last one fetched are known,
+  // at least `limit` of them survive the merge, so the first `limit` merged pairs are exact.
+  std::size_t snapshot_limit = limit;
+  if (limit != 0) {
+    for (auto it = own_begin; it != own_end; ++it) snapshot_limit += it->second ? 0 : 1;
+  }
+  std::vector<KeyValue> snapshot;
+  KV_RETURN_IF_ERROR(engine_->Scan(start, end, t->start_ts, snapshot_limit,
+                                   [&](std::string_view key, std::string_view value) {
+                                     snapshot.emplace_back(key, value);
+                                     return Status::Ok();
+                                   }));
+
+  // Merge the two sorted sequences; on equal keys the transaction's own write wins.
+  std::vector<KeyValue> out;
+  auto own = own_begin;
+  auto snap = snapshot.begin();
+  while ((limit == 0 || out.size() < limit) && (own != own_end || snap != snapshot.end())) {
+    const bool take_own =
+        snap == snapshot.end() || (own != own_end && std::string_view(own->first) <= snap->first);
+    if (take_own) {
+      if (snap != snapshot.end() && own->first == snap->first) ++snap;  // Shadowed by own write.
+      if (own->second) out.emplace_back(own->first, *own->second);
+      ++own;
+    } else {
+      t->reads.insert(snap->first);  // Copies the key only if it is new to the set.
+      out.push_back(std::move(*snap));
+      ++snap;
+    }
+  }
+  return out;
 }
 
 Result<std::vector<std::string>> Store::ReadSet(TxnId txn) const {

@@ -3,6 +3,7 @@
 // The plan's API, with TxnId handles:
 //   TxnId t = store.BeginTransaction();
 //   store.Get(t, key) / store.Put(t, key, value) / store.Delete(t, key)
+//   store.Scan(t, start, end, limit)   -> the pairs in [start, end), in key order
 //   store.Commit(t)  -> OK (committed) | kConflict (aborted: the message names the key) | ...
 //   store.Abort(t)
 // and, for C++ users, Transaction: an RAII handle from store.Begin() that aborts if dropped
@@ -12,7 +13,8 @@
 // snapshot of its start timestamp plus its own writes; its writes are buffered until commit; at
 // commit, if another transaction committed a write to one of its keys after its snapshot, it
 // aborts with kConflict (first committer wins). Reads are recorded in a read set (phase 4 builds
-// serializable isolation on it); SI allows write skew, and the tests show it.
+// serializable isolation on it); SI allows write skew, and the tests show it. A scan records the
+// keys it returned, not the range it covered: phantoms are not tracked yet (Scan says more).
 //
 // Durability: a commit is logged to the write-ahead log (wal.h) with group commit, and becomes
 // visible to new transactions only once it is as durable as the SyncPolicy says, in commit order.
@@ -44,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/file_system.h"
@@ -89,6 +92,9 @@ struct StoreStats {
   Status error;  // The error that stopped writes, or OK.
 };
 
+// A key and its value, as Scan returns them.
+using KeyValue = std::pair<std::string, std::string>;
+
 class Transaction;
 
 class Store {
@@ -108,6 +114,18 @@ class Store {
   // kInvalidArgument (and no change to the transaction) for a bad key or value.
   Status Put(TxnId txn, std::string_view key, std::string_view value);
   Status Delete(TxnId txn, std::string_view key);
+  // The pairs with keys in [start, end) that the transaction sees: its snapshot merged with its
+  // own writes (its puts appear with their values, its deletes hide keys), in ascending byte
+  // order, at most `limit` of them (0: no limit). An empty `start` means from the first key, an
+  // empty `end` means no upper bound; start == end is an empty range. kInvalidArgument for a
+  // non-empty bound that is not a valid key, for start > end (bounded), or an unknown transaction.
+  // The keys returned from the snapshot join the read set, as a Get's do (keys the transaction
+  // wrote itself do not: their value does not come from the snapshot). Phantoms are not tracked:
+  // the read set names the keys the scan saw, not the range it covered, so a key another
+  // transaction later inserts into [start, end) is seen by no conflict check. Phase 4 has to
+  // record the range itself for serializable isolation.
+  Result<std::vector<KeyValue>> Scan(TxnId txn, std::string_view start, std::string_view end,
+                                     std::size_t limit = 0);
   // Ends the transaction. OK: committed and as durable as the sync policy says. kConflict: aborted
   // because another transaction committed to a key it writes after its snapshot. kIOError or
   // kNoSpace: the log failed (the store then refuses writes). kAborted: the store had already
@@ -125,6 +143,9 @@ class Store {
   Status Checkpoint();
 
   StoreStats stats() const;
+  // The engine's own account of its state (VersionedEngine::Describe: levels, caches, ...);
+  // empty for an engine with nothing to add, such as the in-memory one.
+  std::string DescribeEngine() const { return engine_->Describe(); }
   const RecoveryReport& recovery_report() const { return recovery_; }
   const Limits& limits() const { return options_.limits; }
 
@@ -196,6 +217,10 @@ class Transaction {
   Result<std::optional<std::string>> Get(std::string_view key) { return store_->Get(id_, key); }
   Status Put(std::string_view key, std::string_view value) { return store_->Put(id_, key, value); }
   Status Delete(std::string_view key) { return store_->Delete(id_, key); }
+  Result<std::vector<KeyValue>> Scan(std::string_view start, std::string_view end,
+                                     std::size_t limit = 0) {
+    return store_->Scan(id_, start, end, limit);
+  }
   // Ends the transaction whatever the outcome. REQUIRES: active().
   Status Commit();
   void Abort();

@@ -66,10 +66,24 @@ class VersionedEngine {
   virtual Status ForEachVisible(
       Timestamp read_ts,
       const std::function<Status(std::string_view key, std::string_view value)>& fn) const = 0;
+  // Calls `fn(key, value)` for the keys in [start, end) with a value visible at `read_ts`, in
+  // ascending byte order (memcmp's, as std::string compares), at most `limit` of them (0: no
+  // limit). An empty `start` means from the first key, an empty `end` means no upper bound (no
+  // key is empty, so neither is ambiguous). Stops early and returns its error if `fn` fails.
+  // A bounded range with start >= end is empty. The views passed to `fn` are valid only during
+  // the call.
+  virtual Status Scan(
+      std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
+      const std::function<Status(std::string_view key, std::string_view value)>& fn) const = 0;
   virtual EngineStats stats() const = 0;
+  // A human-readable account of the engine's own state (levels, caches, ...) for the kv
+  // command's STATS; empty if the engine has nothing to add to stats().
+  virtual std::string Describe() const { return {}; }
 };
 
-// Builds a fresh, empty engine. Store::Open takes one so tests can run on every engine.
+// Builds a fresh, empty engine. Store::Open takes one so tests can run on every engine. It
+// returns nullptr if it cannot (a persistent engine whose directory cannot be opened); Store::Open
+// then fails with kAborted, and the factory's owner knows, and reports, the reason.
 using EngineFactory = std::function<std::unique_ptr<VersionedEngine>()>;
 
 }  // namespace kv::phase1

@@ -135,6 +135,42 @@ Status OrderedVersionedEngine::ForEachVisible(
       });
 }
 
+Status OrderedVersionedEngine::Scan(
+    std::string_view start, std::string_view end, phase1::Timestamp read_ts, std::size_t limit,
+    const std::function<Status(std::string_view key, std::string_view value)>& fn) const {
+  // The escaped encoding sorts versioned keys in user-key order, so the range is contiguous:
+  // seek to the version of `start` a reader at read_ts would see (its newer versions sort before
+  // it and are skipped), then walk. Within each user key the versions come newest first; the
+  // first one at or before read_ts decides the key, and its older versions are skipped.
+  // An empty `start` needs no special case: VersionedKey("", t) is 0x00 0x01 followed by the
+  // timestamp, and every stored versioned key starts with a byte above 0x00 or with 0x00 0xff
+  // (an escaped zero byte), so it sorts after it and the Seek lands on the first entry.
+  // Versions newer than read_ts are walked over one at a time rather than skipped with a Seek:
+  // there are as many as commits to that key since the snapshot, usually few, and a Seek costs
+  // more than a Next (it repositions every level of an LSM tree).
+  auto it = engine_->NewIterator({});
+  std::string decided;  // The user key whose visible version has been found.
+  bool have_decided = false;
+  std::size_t emitted = 0;
+  for (it->Seek(VersionedKey(start, read_ts)); it->Valid(); it->Next()) {
+    KV_ASSIGN_OR_RETURN(DecodedVersionedKey k, DecodeVersionedKey(it->key()));
+    if (!end.empty() && k.user_key >= end) return Status::Ok();
+    if (k.timestamp > read_ts) continue;                  // Too new for this reader.
+    if (have_decided && k.user_key == decided) continue;  // An older version.
+    KV_ASSIGN_OR_RETURN(auto value, DecodeValue(it->value(), k.user_key));
+    decided = std::move(k.user_key);
+    have_decided = true;
+    if (!value) continue;  // Deleted as of read_ts.
+    KV_RETURN_IF_ERROR(fn(decided, *value));
+    if (++emitted == limit) return Status::Ok();
+  }
+  return it->status();
+}
+
+std::string OrderedVersionedEngine::Describe() const {
+  return fmt::format("{}: {}", engine_->name(), engine_->DescribeState());
+}
+
 phase1::EngineStats OrderedVersionedEngine::stats() const {
   phase1::EngineStats s;
   std::string last_key;

@@ -4,7 +4,8 @@
 // Each version of a key is one entry of the ordered engine: its key is the versioned key
 // (versioned_key.h: the escaped user key, then the inverted commit timestamp, so versions come
 // newest first) and its value a one-byte tag, 'v' followed by the value or 'd' for a tombstone.
-// "The newest version at or before t" is then one Seek and one look at the entry it lands on.
+// "The newest version at or before t" is then one Seek and one look at the entry it lands on,
+// and a range scan is one Seek to the start and a walk in key order.
 // Garbage collection (Prune) deletes the versions no reader at or after the watermark can see;
 // the ordered engine reclaims their space as it usually does (compaction, page merges).
 //
@@ -37,7 +38,12 @@ class OrderedVersionedEngine final : public phase1::VersionedEngine {
   Status ForEachVisible(
       phase1::Timestamp read_ts,
       const std::function<Status(std::string_view key, std::string_view value)>& fn) const override;
+  Status Scan(
+      std::string_view start, std::string_view end, phase1::Timestamp read_ts, std::size_t limit,
+      const std::function<Status(std::string_view key, std::string_view value)>& fn) const override;
   phase1::EngineStats stats() const override;
+  // "<engine name>: <the engine's DescribeState()>".
+  std::string Describe() const override;
 
   OrderedEngine& engine() { return *engine_; }
 

@@ -546,6 +546,10 @@ class GatedEngine final : public VersionedEngine {
       const std::function<Status(std::string_view, std::string_view)>& fn) const override {
     return engine_->ForEachVisible(read_ts, fn);
   }
+  Status Scan(std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
+              const std::function<Status(std::string_view, std::string_view)>& fn) const override {
+    return engine_->Scan(start, end, read_ts, limit, fn);
+  }
   EngineStats stats() const override { return engine_->stats(); }
 
  private:

@@ -8,8 +8,9 @@
 
 namespace kv::bench {
 
-std::unique_ptr<Engine> NewMemEngine();  // Phase 1's Store (always built).
-std::unique_ptr<Engine> NewLsmEngine();  // Phase 2's LSM tree (always built).
+std::unique_ptr<Engine> NewMemEngine();        // Phase 1's Store (always built).
+std::unique_ptr<Engine> NewLsmEngine();        // Phase 2's LSM tree (always built).
+std::unique_ptr<Engine> NewLsmTieredEngine();  // The same with size-tiered compaction.
 #ifdef KV_HAVE_LEVELDB
 std::unique_ptr<Engine> NewLevelDbEngine();
 #endif

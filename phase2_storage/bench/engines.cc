@@ -18,6 +18,7 @@ const std::vector<EngineInfo>& KnownEngines() {
     std::vector<EngineInfo> e;
     e.push_back(Built("mem", NewMemEngine));
     e.push_back(Built("lsm", NewLsmEngine));
+    e.push_back(Built("lsm-tiered", NewLsmTieredEngine));
     // The B+tree (btree) of phase 2 joins here when it lands.
 #ifdef KV_HAVE_LEVELDB
     e.push_back(Built("leveldb", NewLevelDbEngine));

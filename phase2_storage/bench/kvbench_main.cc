@@ -100,20 +100,20 @@ std::string Rate(double v) {
 }
 
 void PrintHeader() {
-  fmt::print("{:<12} {:<8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}\n", "workload",
+  fmt::print("{:<12} {:<10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}\n", "workload",
              "engine", "ops/s", "MiB/s", "p50 us", "p99 us", "p99.9 us", "w-amp", "s-amp",
              "RSS MiB", "x leveldb");
 }
 
 void PrintRow(const WorkloadResult& r, std::optional<double> leveldb_ops) {
   if (r.status != "ok") {
-    fmt::print("{:<12} {:<8} {}\n", r.workload, r.engine,
+    fmt::print("{:<12} {:<10} {}\n", r.workload, r.engine,
                r.status == "n/a" ? "n/a" : "ERROR " + r.error);
   } else {
     std::string ratio = "-";
     if (leveldb_ops && *leveldb_ops > 0)
       ratio = fmt::format("{:.2f}", r.ops_per_sec / *leveldb_ops);
-    fmt::print("{:<12} {:<8} {:>9} {:>8.1f} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}\n",
+    fmt::print("{:<12} {:<10} {:>9} {:>8.1f} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}\n",
                r.workload, r.engine, Rate(r.ops_per_sec), r.mb_per_sec, Cell(r.p50_us, 2),
                Cell(r.p99_us, 2), Cell(r.p999_us, 1), Cell(r.write_amp, 2), Cell(r.space_amp, 2),
                Cell(r.peak_rss_mb, 0), ratio);

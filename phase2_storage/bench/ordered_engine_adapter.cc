@@ -101,4 +101,18 @@ std::unique_ptr<Engine> NewLsmEngine() {
       });
 }
 
+std::unique_ptr<Engine> NewLsmTieredEngine() {
+  return std::make_unique<OrderedEngineAdapter>(
+      "lsm-tiered",
+      "as lsm, but size-tiered compaction (tiers of 4 runs within 0.5-1.5x of their average "
+      "size; one table per run)",
+      [](FileSystem& fs, std::string dir) -> Result<std::unique_ptr<OrderedEngine>> {
+        storage::lsm::LsmOptions options;
+        options.compaction_style = storage::lsm::LsmOptions::CompactionStyle::kSizeTiered;
+        KV_ASSIGN_OR_RETURN(auto engine,
+                            storage::lsm::LsmEngine::Open(fs, std::move(dir), options));
+        return std::unique_ptr<OrderedEngine>(std::move(engine));
+      });
+}
+
 }  // namespace kv::bench

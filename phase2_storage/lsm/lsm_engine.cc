@@ -28,13 +28,21 @@ class LsmEngine::SnapshotImpl final : public Snapshot {
   const SequenceNumber sequence_;
 };
 
-// One compaction: the tables of `level` and `level + 1` it merges (or moves).
+// One compaction: the tables of `level` (and of `out_level`, if that is another level) that it
+// merges into `out_level`, or the one table it moves there.
 struct LsmEngine::Compaction {
   int level = 0;
+  int out_level = 1;      // level + 1 (leveled), or 0 (size-tiered: runs merge in place).
   Version::Files inputs;  // From `level`.
-  Version::Files below;   // From `level + 1`, overlapping `inputs`.
+  Version::Files below;   // From `out_level` when it differs from `level`, overlapping `inputs`.
   std::shared_ptr<const Version> version;
-  bool IsTrivialMove() const { return inputs.size() == 1 && below.empty(); }
+  bool IsTrivialMove() const { return out_level != level && inputs.size() == 1 && below.empty(); }
+  bool Contains(std::uint64_t number) const {
+    auto has = [&](const Version::Files& files) {
+      return std::ranges::any_of(files, [&](const auto& f) { return f->number == number; });
+    };
+    return has(inputs) || has(below);
+  }
 };
 
 namespace {
@@ -244,8 +252,11 @@ Status LsmEngine::MakeRoomForWrite(std::unique_lock<std::mutex>& lock) {
   for (;;) {
     KV_RETURN_IF_ERROR(background_error_);
     const std::size_t l0 = versions_.current()->files(0).size();
-    if (options_.background_work &&
-        l0 >= static_cast<std::size_t>(options_.level0_stop_writes_trigger)) {
+    const std::size_t l0_stop =
+        options_.compaction_style == LsmOptions::CompactionStyle::kSizeTiered
+            ? 2 * static_cast<std::size_t>(options_.tiered_max_runs)
+            : static_cast<std::size_t>(options_.level0_stop_writes_trigger);
+    if (options_.background_work && l0 >= l0_stop) {
       stall();
       continue;
     }
@@ -407,6 +418,7 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
 // the table would not overlap too much of the level below, so a later compaction of it stays
 // small.
 int LsmEngine::PickLevelForFlush(const FileMeta& meta) const {
+  if (options_.compaction_style == LsmOptions::CompactionStyle::kSizeTiered) return 0;
   constexpr int kMaxFlushLevel = 2;
   const auto version = versions_.current();
   const std::string_view lo = ExtractUserKey(meta.smallest);
@@ -428,6 +440,9 @@ int LsmEngine::PickLevelForFlush(const FileMeta& meta) const {
 // Compaction
 
 std::unique_ptr<LsmEngine::Compaction> LsmEngine::PickCompaction() const {
+  if (options_.compaction_style == LsmOptions::CompactionStyle::kSizeTiered) {
+    return PickTieredCompaction();
+  }
   auto version = versions_.current();
   int best_level = -1;
   double best_score = 1.0;
@@ -464,17 +479,65 @@ std::unique_ptr<LsmEngine::Compaction> LsmEngine::PickCompaction() const {
     });
     c->inputs.push_back(it != files.end() ? *it : files.front());
   }
+  c->out_level = best_level + 1;
   const auto [lo, hi] = UserRange(c->inputs);
   c->below = version->Overlapping(best_level + 1, lo, hi);
   return c;
 }
 
+// Size-tiered: sort the runs (the level-0 tables) by size and sweep them into tiers, each run
+// joining the current tier while its size stays within [low, high] times the tier's average.
+// The smallest tier with tiered_min_merge runs is merged. Which runs merge does not have to follow
+// their age: a read compares sequence numbers across level 0 instead of trusting its order.
+std::unique_ptr<LsmEngine::Compaction> LsmEngine::PickTieredCompaction() const {
+  auto version = versions_.current();
+  Version::Files runs = version->files(0);
+  const auto min_merge = static_cast<std::size_t>(std::max(options_.tiered_min_merge, 2));
+  const auto max_merge = std::max(static_cast<std::size_t>(options_.tiered_max_merge), min_merge);
+  if (runs.size() < min_merge) return nullptr;
+  std::ranges::stable_sort(runs, {}, [](const auto& f) { return f->size; });
+
+  auto make = [&](Version::Files inputs) {
+    auto c = std::make_unique<Compaction>();
+    c->level = 0;
+    c->out_level = 0;
+    c->version = version;
+    c->inputs = std::move(inputs);
+    return c;
+  };
+  Version::Files tier;
+  double tier_bytes = 0;
+  for (const auto& run : runs) {
+    const double size = static_cast<double>(run->size);
+    const double average = tier.empty() ? size : tier_bytes / static_cast<double>(tier.size());
+    if (!tier.empty() && (size < options_.tiered_bucket_low * average ||
+                          size > options_.tiered_bucket_high * average)) {
+      if (tier.size() >= min_merge) break;  // The smallest full tier wins.
+      tier.clear();
+      tier_bytes = 0;
+    }
+    tier.push_back(run);
+    tier_bytes += size;
+  }
+  if (tier.size() >= min_merge) {
+    if (tier.size() > max_merge) tier.resize(max_merge);
+    return make(std::move(tier));
+  }
+  // No tier is full but the runs pile up (sizes too uneven to group): merge the smallest.
+  if (runs.size() > static_cast<std::size_t>(options_.tiered_max_runs)) {
+    runs.resize(min_merge);
+    return make(std::move(runs));
+  }
+  return nullptr;
+}
+
 Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& lock) {
-  const int out_level = c.level + 1;
+  const int out_level = c.out_level;
+  const bool tiered = out_level == c.level;
   VersionEdit edit;
   for (const auto& f : c.inputs) edit.deleted_files.emplace_back(c.level, f->number);
   for (const auto& f : c.below) edit.deleted_files.emplace_back(out_level, f->number);
-  edit.compact_pointers.emplace_back(c.level, c.inputs.back()->largest);
+  if (!tiered) edit.compact_pointers.emplace_back(c.level, c.inputs.back()->largest);
 
   if (c.IsTrivialMove()) {
     lock.unlock();
@@ -503,11 +566,15 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
   }
   auto merged = NewMergingIterator(std::move(children), CompareInternalKeys);
 
-  // Is `user_key` absent from every level below the output? Then a tombstone for it shadows
-  // nothing and can go.
+  // Can no table outside this compaction hold an older version of `user_key`? Then a tombstone
+  // for it shadows nothing and can go. Leveled: the levels below the output hold the older
+  // data. Size-tiered: any run not being merged might (runs are not ordered by age), and so
+  // might a deeper level left by an earlier leveled life of the tree.
   auto bottom_for = [&](std::string_view user_key) {
-    for (int level = out_level + 1; level < kNumLevels; ++level) {
-      if (!c.version->Overlapping(level, user_key, user_key).empty()) return false;
+    for (int level = tiered ? 0 : out_level + 1; level < kNumLevels; ++level) {
+      for (const auto& f : c.version->Overlapping(level, user_key, user_key)) {
+        if (!c.Contains(f->number)) return false;
+      }
     }
     return true;
   };
@@ -563,7 +630,9 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
     }
     // Cut the output at max_file_size, but never between two versions of one user key: levels
     // >= 1 keep disjoint user-key ranges.
-    if (!outputs.empty() && outputs.back().builder != nullptr &&
+    // A size tier's output is one run, one table: cut into pieces, it would look like several
+    // small runs and be merged again at once.
+    if (!tiered && !outputs.empty() && outputs.back().builder != nullptr &&
         outputs.back().builder->FileSize() >= options_.max_file_size &&
         parsed->user_key != last_output_user_key) {
       s = finish_output();
@@ -731,14 +800,20 @@ Result<std::string> LsmEngine::Get(const ReadOptions& options, std::string_view 
     KV_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, table_cache_.Find(f));
     return table->Get(lookup);
   };
-  for (const auto& f : version->files(0)) {  // Newest first.
+  // Level 0: every table whose range holds the key, keeping the newest version found. Its
+  // tables may overlap, and size-tiered compaction merges runs regardless of their age, so the
+  // order of the list says nothing; sequence numbers do. (LevelDB searches its level 0 newest
+  // first and stops at the first hit, which is right only while level 0 is in age order.)
+  std::optional<TableEntry> newest;
+  for (const auto& f : version->files(0)) {
     if (CompareUserKeys(key, UserKeyOf(f, false)) < 0 ||
         CompareUserKeys(key, UserKeyOf(f, true)) > 0) {
       continue;
     }
     KV_ASSIGN_OR_RETURN(auto e, search(*f));
-    if (e) return answer(*e);
+    if (e && (!newest || e->sequence > newest->sequence)) newest = std::move(e);
   }
+  if (newest) return answer(*newest);
   for (int level = 1; level < kNumLevels; ++level) {
     const Version::Files& files = version->files(level);
     auto it =

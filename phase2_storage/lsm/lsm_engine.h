@@ -47,12 +47,35 @@ struct LsmOptions {
   std::size_t max_file_size = 2 << 20;      // Compaction cuts its output tables at this size.
   std::size_t block_cache_bytes = 8 << 20;
   TableOptions table;
+  // How tables are merged (docs/phase2-lsm.md, "Two ways to compact").
+  enum class CompactionStyle {
+    // Levels of growing size: each level >= 1 is one sorted run of disjoint tables, and a
+    // compaction merges a slice of one level into the next. Reads touch few tables; every byte
+    // is rewritten about level_size_ratio times on its way down.
+    kLeveled,
+    // Size tiers: every table is a sorted run of its own in level 0, and a compaction merges
+    // runs of similar size into one bigger run. Each byte is rewritten about once per tier
+    // (log base tiered_min_merge of the data's size in memtables), but a read may have to look
+    // at every run, and until a merge, old versions take space.
+    kSizeTiered,
+  };
+  CompactionStyle compaction_style = CompactionStyle::kLeveled;
   // Leveled compaction: level 0 is compacted into level 1 once it holds this many tables;
   // level n >= 1 once it holds more than level_base_bytes * level_size_ratio^(n-1) bytes.
   int level0_compaction_trigger = 4;
   int level0_stop_writes_trigger = 12;  // Writers wait for compaction beyond this.
   std::uint64_t level_base_bytes = 10 << 20;
   int level_size_ratio = 10;
+  // Size-tiered compaction: runs whose sizes lie within [tiered_bucket_low, tiered_bucket_high]
+  // times their group's average form a tier; a tier of tiered_min_merge runs or more is merged
+  // (at most tiered_max_merge at a time, smallest tier first). With more than tiered_max_runs
+  // runs, the smallest tiered_min_merge are merged whatever their sizes, and writers wait
+  // beyond twice that many.
+  int tiered_min_merge = 4;
+  int tiered_max_merge = 16;
+  double tiered_bucket_low = 0.5;
+  double tiered_bucket_high = 1.5;
+  int tiered_max_runs = 12;
   // false: no background thread. A full memtable is flushed by the writer that finds it full (or
   // by Flush()), and compactions run only when a test calls CompactOnce(), so a test decides
   // exactly when each happens.
@@ -127,6 +150,7 @@ class LsmEngine final : public OrderedEngine {
   // The level a freshly flushed table goes to: 0, or deeper when it overlaps nothing above.
   int PickLevelForFlush(const FileMeta& meta) const;
   std::unique_ptr<Compaction> PickCompaction() const;
+  std::unique_ptr<Compaction> PickTieredCompaction() const;
   Status RunCompaction(Compaction& c, std::unique_lock<std::mutex>& lock);
   // Deletes tables and log segments no version and no log_number needs any more.
   void DeleteObsoleteFiles();

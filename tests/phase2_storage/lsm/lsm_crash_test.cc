@@ -52,8 +52,15 @@ constexpr std::string_view kDir = "db";
 
 using State = std::map<std::string, std::string>;
 
+// The options every open of a test uses: leveled, unless a fixture switches to size tiers for
+// its whole run (SetUp to TearDown).
+LsmOptions& TreeOptions() {
+  static LsmOptions options = SmallLsmOptions();
+  return options;
+}
+
 Result<std::unique_ptr<LsmEngine>> OpenTree(FileSystem& fs) {
-  return LsmEngine::Open(fs, std::string(kDir), SmallLsmOptions());
+  return LsmEngine::Open(fs, std::string(kDir), TreeOptions());
 }
 
 // One step of a workload. Writes (kPut, kDelete, kBatch) keep their entries in `batch`; kPut and
@@ -605,6 +612,28 @@ TEST_F(LsmPowerCutTest, EverySyncPoint_DropAll_DurableWritesKept_StateIsAnOpPref
   RecordProperty("recovered_beyond_durable_point", recovered_beyond_durable_);
   // Non-sync writes acknowledged after the durable point are in the written (unsynced) tail of
   // the log; rotations and flushes sync them, so some cuts must recover more than the minimum.
+  EXPECT_GT(recovered_beyond_durable_, 0);
+}
+
+// The same power cuts with size-tiered compaction: its merges replace runs inside level 0.
+class LsmTieredPowerCutTest : public LsmWorkloadTest {
+ protected:
+  void SetUp() override {
+    TreeOptions().compaction_style = LsmOptions::CompactionStyle::kSizeTiered;
+    TreeOptions().tiered_min_merge = 2;
+    TreeOptions().tiered_max_runs = 4;
+    Prepare(
+        PowerCutShape(),
+        Coverage{
+            .flushes = 8, .flushes_in_writes = 2, .compactions = 4, .compactions_into_level2 = 0});
+  }
+  void TearDown() override { TreeOptions() = SmallLsmOptions(); }
+};
+
+TEST_F(LsmTieredPowerCutTest, SizeTiered_EverySyncPoint_DropAllOrKeepPrefix_StateIsAnOpPrefix) {
+  EnumerateSyncPoints({UnsyncedData::kDropAll, 0, "DropAll"}, 1, 1);
+  EnumerateSyncPoints({UnsyncedData::kKeepRandomPrefix, 1, "KeepPrefix/1"}, 1, 2);
+  RecordProperty("sync_points", static_cast<int>(sync_points_));
   EXPECT_GT(recovered_beyond_durable_, 0);
 }
 

@@ -1,6 +1,7 @@
 // The LSM engine end to end: a model-based property test against std::map with flushes,
 // compactions and reopens interleaved, structural invariants after every step, snapshots, and
 // bad input.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <optional>
@@ -36,10 +37,32 @@ std::map<std::string, std::string> Scan(const OrderedEngine& engine,
   return out;
 }
 
-RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, ()) {
+// Small options for size-tiered compaction, with the tier parameters drawn by the property.
+LsmOptions SmallTieredOptions() {
+  LsmOptions o = SmallLsmOptions();
+  o.compaction_style = LsmOptions::CompactionStyle::kSizeTiered;
+  o.tiered_min_merge = 2;
+  o.tiered_max_runs = 4;
+  return o;
+}
+
+enum class Style { kLeveled, kSizeTiered, kSwitchedAtEachReopen };
+
+// The model-based property, for one compaction style (or both, switching at every reopen: a
+// tree must stay readable when its style changes).
+void CheckAgainstModel(Style style) {
+  auto options_for = [&] {
+    bool tiered = style == Style::kSizeTiered;
+    if (style == Style::kSwitchedAtEachReopen) tiered = *rc::gen::arbitrary<bool>();
+    if (!tiered) return SmallLsmOptions();
+    LsmOptions o = SmallTieredOptions();
+    o.tiered_min_merge = *rc::gen::inRange(2, 5);
+    o.tiered_max_runs = *rc::gen::inRange(o.tiered_min_merge, 8);
+    return o;
+  };
   auto fs = NewMemFileSystem();
   const std::string dir = "db";
-  auto engine = LsmEngine::Open(*fs, dir, SmallLsmOptions()).value();
+  auto engine = LsmEngine::Open(*fs, dir, options_for()).value();
   std::map<std::string, std::string> model;
   const int steps = *rc::gen::inRange(50, 400);
   auto key_gen =
@@ -97,7 +120,7 @@ RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, (
     } else {
       held.reset();
       engine.reset();
-      engine = LsmEngine::Open(*fs, dir, SmallLsmOptions()).value();
+      engine = LsmEngine::Open(*fs, dir, options_for()).value();
     }
     if (Status inv = engine->CheckInvariants(); !inv.ok()) {
       std::string files;
@@ -119,6 +142,98 @@ RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, (
   RC_ASSERT(Scan(*engine) == model);
   if (held) RC_ASSERT(Scan(*engine, held->first.get()) == held->second);
   for (const auto& [k, v] : model) RC_ASSERT(engine->Get({}, k).value_or("<missing>") == v);
+}
+
+RC_GTEST_PROP(LsmEngine, RandomOperationsWithFlushCompactReopen_MatchTheModel, ()) {
+  CheckAgainstModel(Style::kLeveled);
+}
+
+RC_GTEST_PROP(LsmEngine, SizeTiered_RandomOperationsWithFlushCompactReopen_MatchTheModel, ()) {
+  CheckAgainstModel(Style::kSizeTiered);
+}
+
+RC_GTEST_PROP(LsmEngine, StyleSwitchedAtReopen_RandomOperations_MatchTheModel, ()) {
+  CheckAgainstModel(Style::kSwitchedAtEachReopen);
+}
+
+// Size tiers merge runs of similar size whatever their age. Here the two small runs (the oldest
+// and the newest) merge around a big one between them that deletes the key the oldest run
+// holds: the merged run is newer by file number than the tombstone but holds an older version.
+// A read that trusted level 0's order would bring the deleted value back.
+TEST(LsmEngine, SizeTiered_MergeAroundANewerTombstone_ReadsFollowSequenceNumbers) {
+  auto fs = NewMemFileSystem();
+  LsmOptions o = SmallTieredOptions();
+  o.tiered_min_merge = 2;
+  o.tiered_max_runs = 10;
+  o.write_buffer_size = 1 << 20;  // Flushes only when the test says so.
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", o));
+  ASSERT_OK(engine->Put({}, "k", "old"));  // Run 1: small.
+  ASSERT_OK(engine->Flush());
+  ASSERT_OK(engine->Delete({}, "k"));  // Run 2: big, with the tombstone.
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_OK(engine->Put({}, fmt::format("filler{:04}", i), std::string(100, 'f')));
+  }
+  ASSERT_OK(engine->Flush());
+  ASSERT_OK(engine->Put({}, "z", "new"));  // Run 3: small.
+  ASSERT_OK(engine->Flush());
+  ASSERT_EQ(engine->current_version()->files(0).size(), 3u);
+  const std::uint64_t big = engine->current_version()->files(0)[1]->number;
+
+  ASSERT_OK_AND_ASSIGN(bool compacted, engine->CompactOnce());
+  ASSERT_TRUE(compacted);
+  ASSERT_OK(engine->CheckInvariants());
+  const auto& runs = engine->current_version()->files(0);
+  ASSERT_EQ(runs.size(), 2u) << engine->DescribeState();
+  ASSERT_TRUE(std::ranges::any_of(runs, [&](const auto& f) { return f->number == big; }))
+      << "the two small runs merge, the big one stays";
+  ASSERT_GT(runs.front()->number, big) << "the merged run has the newest file number";
+
+  EXPECT_EQ(engine->Get({}, "k").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(engine->Get({}, "z").value_or("<missing>"), "new");
+  EXPECT_EQ(Scan(*engine).count("k"), 0u);
+  EXPECT_EQ(engine->stats().versions_dropped, 0u) << "the old value is shadowed, not dropped: "
+                                                     "the tombstone is in a run not merged";
+}
+
+// A full merge of every run may drop tombstones and shadowed versions nobody can see; with a
+// snapshot open it keeps what the snapshot reads.
+TEST(LsmEngine, SizeTiered_FullMerge_DropsTombstonesAndOldVersions_ButKeepsSnapshotOnes) {
+  auto fs = NewMemFileSystem();
+  LsmOptions o = SmallTieredOptions();
+  o.tiered_min_merge = 3;
+  o.tiered_max_runs = 10;
+  o.write_buffer_size = 1 << 20;
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", o));
+  ASSERT_OK(engine->Put({}, "a", "1"));
+  ASSERT_OK(engine->Put({}, "b", "1"));
+  ASSERT_OK(engine->Flush());
+  auto snapshot = engine->GetSnapshot();
+  ASSERT_OK(engine->Put({}, "a", "2"));
+  ASSERT_OK(engine->Delete({}, "b"));
+  ASSERT_OK(engine->Flush());
+  ASSERT_OK(engine->Put({}, "c", "1"));
+  ASSERT_OK(engine->Flush());
+  ASSERT_OK_AND_ASSIGN(bool compacted, engine->CompactOnce());
+  ASSERT_TRUE(compacted);
+  ASSERT_EQ(engine->current_version()->files(0).size(), 1u);
+  EXPECT_EQ(engine->stats().versions_dropped, 0u) << "the snapshot still reads a=1 and b=1";
+  ReadOptions at_snapshot;
+  at_snapshot.snapshot = snapshot.get();
+  EXPECT_EQ(engine->Get(at_snapshot, "a").value_or("<missing>"), "1");
+  EXPECT_EQ(engine->Get(at_snapshot, "b").value_or("<missing>"), "1");
+
+  snapshot.reset();
+  ASSERT_OK(engine->Put({}, "d", "1"));
+  ASSERT_OK(engine->Flush());
+  ASSERT_OK(engine->Put({}, "e", "1"));
+  ASSERT_OK(engine->Flush());
+  ASSERT_OK_AND_ASSIGN(compacted, engine->CompactOnce());
+  ASSERT_TRUE(compacted);
+  ASSERT_EQ(engine->current_version()->files(0).size(), 1u) << engine->DescribeState();
+  // a=1 under a=2, and b=1 with the tombstone above it: three versions no one can see.
+  EXPECT_EQ(engine->stats().versions_dropped, 3u);
+  EXPECT_EQ(Scan(*engine),
+            (std::map<std::string, std::string>{{"a", "2"}, {"c", "1"}, {"d", "1"}, {"e", "1"}}));
 }
 
 TEST(LsmEngine, BackgroundWork_ManyWritesFlushAndCompact_AllReadBack) {

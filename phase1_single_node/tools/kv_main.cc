@@ -2,6 +2,7 @@
 //
 //   kv --data-dir DIR [--sync always|periodic|none] [--repair] [--echo]
 //      [--engine mem|lsm] [--write-buffer-mb N] [--block-cache-mb N] [--bloom-bits N]
+//      [--compaction leveled|tiered]
 //
 // On a terminal it is interactive, with line editing and history (libedit). Otherwise it reads
 // commands from standard input and writes one response line per command, flushed at once, so a
@@ -46,6 +47,7 @@ struct LsmSettings {
   std::size_t write_buffer_mb = 4;
   std::size_t block_cache_mb = 8;
   int bloom_bits = 10;
+  std::string compaction = "leveled";
 };
 
 #ifdef KV_WITH_LSM
@@ -71,6 +73,9 @@ kv::phase1::EngineFactory LsmFactory(kv::FileSystem& fs, std::string dir,
   options.write_buffer_size = settings.write_buffer_mb << 20;
   options.block_cache_bytes = settings.block_cache_mb << 20;
   options.table.bloom_bits_per_key = settings.bloom_bits;
+  options.compaction_style = settings.compaction == "tiered"
+                                 ? kv::storage::lsm::LsmOptions::CompactionStyle::kSizeTiered
+                                 : kv::storage::lsm::LsmOptions::CompactionStyle::kLeveled;
   return [&fs, dir = std::move(dir), options,
           &error]() -> std::unique_ptr<kv::phase1::VersionedEngine> {
     auto open = [&]() -> kv::Result<std::unique_ptr<kv::storage::lsm::LsmEngine>> {
@@ -119,10 +124,16 @@ int main(int argc, char** argv) {
       ->add_option("--bloom-bits", lsm.bloom_bits,
                    "bloom filter bits per key (default 10; 0: no filter)")
       ->check(CLI::Range(0, 64));
+  lsm_options
+      ->add_option("--compaction", lsm.compaction,
+                   "leveled (default: fewer tables per read) or tiered (size-tiered: less "
+                   "rewriting)")
+      ->check(CLI::IsMember({"leveled", "tiered"}));
   CLI11_PARSE(app, argc, argv);
   if (engine != "lsm" && lsm_options->count_all() > 0) {
     std::fprintf(stderr,
-                 "kv: --write-buffer-mb, --block-cache-mb and --bloom-bits need --engine lsm\n");
+                 "kv: --write-buffer-mb, --block-cache-mb, --bloom-bits and --compaction need "
+                 "--engine lsm\n");
     return 2;
   }
 

@@ -62,6 +62,9 @@ class Engine {
   // forced compaction would change the write amplification being measured. Engines without
   // background work return at once.
   virtual Status WaitForIdle(std::chrono::milliseconds max) = 0;
+  // The engine's own account of its state (files per level, compactions...), one or a few
+  // lines for a human; empty if it has none. Called only between workloads.
+  virtual std::string DescribeState() { return {}; }
   // Closes the store, releasing every resource. Called once, after which only the destructor.
   virtual Status Close() = 0;
 };

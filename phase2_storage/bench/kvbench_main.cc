@@ -78,13 +78,16 @@ std::string ToJson(const std::vector<WorkloadResult>& results) {
         "  {{\"engine\": {}, \"workload\": {}, \"status\": {}, \"error\": {}, \"num\": {}, "
         "\"value_size\": {}, \"ops\": {}, \"seconds\": {}, \"ops_per_sec\": {}, "
         "\"mb_per_sec\": {}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, "
-        "\"write_amp\": {}, \"space_amp\": {}, \"peak_rss_mb\": {}, \"settings\": {}}}{}\n",
+        "\"write_amp\": {}, \"space_amp\": {}, \"peak_rss_mb\": {}, \"settings\": {}, "
+        "\"engine_state\": {}}}{}\n",
         JsonString(r.engine), JsonString(r.workload), JsonString(r.status),
         r.error.empty() ? "null" : JsonString(r.error), r.num, r.value_size,
         ok ? fmt::format("{}", r.ops) : "null", num(r.seconds), num(r.ops_per_sec),
         num(r.mb_per_sec), JsonNumber(r.p50_us), JsonNumber(r.p99_us), JsonNumber(r.p999_us),
         JsonNumber(r.write_amp), JsonNumber(r.space_amp), JsonNumber(r.peak_rss_mb),
-        r.settings.empty() ? "null" : JsonString(r.settings), i + 1 < results.size() ? "," : "");
+        r.settings.empty() ? "null" : JsonString(r.settings),
+        r.engine_state.empty() ? "null" : JsonString(r.engine_state),
+        i + 1 < results.size() ? "," : "");
   }
   return out + "]\n";
 }
@@ -205,6 +208,7 @@ int Main(int argc, char** argv) {
     auto rows = RunEngine(*e, workloads, config, [](const WorkloadResult& r) {
       if (r.status == "ok") {
         fmt::print(stderr, "  {:<12} {:>9} ops/s\n", r.workload, Rate(r.ops_per_sec));
+        if (!r.engine_state.empty()) fmt::print(stderr, "    {}\n", r.engine_state);
       } else {
         fmt::print(stderr, "  {:<12} {} {}\n", r.workload, r.status, r.error);
       }

@@ -74,6 +74,8 @@ class OrderedEngineAdapter final : public Engine {
 
   Status WaitForIdle(std::chrono::milliseconds) override { return engine_->WaitForIdle(); }
 
+  std::string DescribeState() override { return engine_->DescribeState(); }
+
   Status Close() override {
     engine_.reset();
     return Status::Ok();

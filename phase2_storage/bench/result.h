@@ -28,6 +28,9 @@ struct WorkloadResult {
   // bytes of the store's directory on disk / logical bytes (live records x (key + value)).
   std::optional<double> write_amp, space_amp;
   std::optional<double> peak_rss_mb;  // Peak resident set of the process during the workload, MiB.
+  // After a workload that writes, once background work settled: the engine's own account of
+  // its shape (levels, files, flushes, compactions), if it gives one. Empty otherwise.
+  std::string engine_state;
 };
 
 struct MachineInfo {

@@ -321,6 +321,7 @@ WorkloadResult Runner::Run(const std::string& w) {
     // Let background work settle, then count what it wrote too.
     if (Status s = engine_->WaitForIdle(kSettleTime); !s.ok()) return fail(s);
     auto written_after = ProcessDiskWriteBytes();
+    r.engine_state = engine_->DescribeState();
     if (written_before && written_after && m.bytes_written > 0) {
       // Net of cancelled bytes the difference can dip below zero (files deleted before their
       // pages reached the disk); the disk then saw nothing of this workload.

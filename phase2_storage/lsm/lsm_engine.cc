@@ -896,12 +896,14 @@ std::string LsmEngine::DescribeState() const {
   std::lock_guard lock(mu_);
   const auto cache = block_cache_.stats();
   return fmt::format(
-      "memtable {} entries {:.1f} MiB; immutable {}; {}; last sequence {}; flushes {}; "
-      "compactions {} (+{} moves), pending {}; stalls {}; block cache {:.1f}/{:.1f} MiB, "
-      "{} hits {} misses",
+      "memtable {} entries {:.1f} MiB; immutable {}; {}; last sequence {}; flushes {} "
+      "({:.1f} MiB); compactions {} (+{} moves, read {:.1f} MiB, wrote {:.1f} MiB), pending {}; "
+      "stalls {}; block cache {:.1f}/{:.1f} MiB, {} hits {} misses",
       mem_->entries(), static_cast<double>(mem_->MemoryUsage()) / (1 << 20),
       imm_ != nullptr ? "yes" : "no", versions_.current()->Describe(), last_sequence_,
-      stats_.flushes, stats_.compactions, stats_.trivial_moves,
+      stats_.flushes, static_cast<double>(stats_.bytes_flushed) / (1 << 20), stats_.compactions,
+      stats_.trivial_moves, static_cast<double>(stats_.bytes_compacted_in) / (1 << 20),
+      static_cast<double>(stats_.bytes_compacted_out) / (1 << 20),
       PickCompaction() != nullptr ? "yes" : "no", stats_.stalls,
       static_cast<double>(cache.bytes) / (1 << 20),
       static_cast<double>(block_cache_.capacity()) / (1 << 20), cache.hits, cache.misses);

@@ -282,6 +282,7 @@ Status LsmEngine::MakeRoomForWrite(std::unique_lock<std::mutex>& lock) {
       return segment.error();
     }
     imm_ = std::move(mem_);
+    has_imm_.store(true);
     imm_log_end_ = *segment;
     mem_ = std::make_shared<MemTable>(++memtable_seed_);
     background_cv_.notify_one();
@@ -310,6 +311,7 @@ Status LsmEngine::Flush() {
     return segment.error();
   }
   imm_ = std::move(mem_);
+  has_imm_.store(true);
   imm_log_end_ = *segment;
   mem_ = std::make_shared<MemTable>(++memtable_seed_);
   if (!options_.background_work) {
@@ -378,7 +380,7 @@ Status LsmEngine::FlushInline(std::unique_lock<std::mutex>& lock) {
   return s;
 }
 
-Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
+Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock, bool level0_only) {
   KV_CHECK(imm_ != nullptr, "FlushImmutable without an immutable memtable");
   std::shared_ptr<MemTable> imm = imm_;
   const std::uint64_t log_end = imm_log_end_;
@@ -388,7 +390,9 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
   Status s = WriteLevel0Table(*imm, meta);
   if (s.ok()) {
     VersionEdit edit;
-    if (meta.entries > 0) edit.new_files.emplace_back(PickLevelForFlush(meta), meta);
+    if (meta.entries > 0) {
+      edit.new_files.emplace_back(level0_only ? 0 : PickLevelForFlush(meta), meta);
+    }
     edit.log_number = log_end;  // Segments before it are all in tables now.
     edit.last_sequence = last;
     s = versions_.LogAndApply(std::move(edit));
@@ -401,6 +405,7 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock) {
     return s;
   }
   imm_.reset();
+  has_imm_.store(false);
   wal_->ForgetBefore(log_end);  // The table has its writes: no need to sync its segments.
   ++stats_.flushes;
   stats_.bytes_flushed += meta.size;
@@ -605,6 +610,19 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
   SequenceNumber newer_sequence = kMaxSequenceNumber;  // Of the version before, same key.
   std::string last_output_user_key;
   for (merged->SeekToFirst(); merged->Valid() && s.ok(); merged->Next()) {
+    // A full memtable waiting for its flush stalls every writer, and a compaction deep in the
+    // tree can take seconds: flush it now, between two entries (LevelDB does the same). Into
+    // level 0 only: pushed deeper, the table could land in a gap between this compaction's
+    // inputs that one of its outputs will span, and two tables of a level >= 1 would overlap.
+    if (has_imm_.load(std::memory_order_relaxed)) {
+      lock.lock();
+      if (imm_ != nullptr) {
+        s = FlushImmutable(lock, /*level0_only=*/true);
+        if (s.ok()) ++stats_.flushes_during_compactions;
+      }
+      lock.unlock();
+      if (!s.ok()) break;
+    }
     auto parsed = ParseInternalKey(merged->key());
     if (!parsed) {
       s = parsed.error();
@@ -897,12 +915,14 @@ std::string LsmEngine::DescribeState() const {
   const auto cache = block_cache_.stats();
   return fmt::format(
       "memtable {} entries {:.1f} MiB; immutable {}; {}; last sequence {}; flushes {} "
-      "({:.1f} MiB); compactions {} (+{} moves, read {:.1f} MiB, wrote {:.1f} MiB), pending {}; "
+      "({:.1f} MiB, {} during compactions); compactions {} (+{} moves, read {:.1f} MiB, wrote "
+      "{:.1f} MiB), pending {}; "
       "stalls {}; block cache {:.1f}/{:.1f} MiB, {} hits {} misses",
       mem_->entries(), static_cast<double>(mem_->MemoryUsage()) / (1 << 20),
       imm_ != nullptr ? "yes" : "no", versions_.current()->Describe(), last_sequence_,
-      stats_.flushes, static_cast<double>(stats_.bytes_flushed) / (1 << 20), stats_.compactions,
-      stats_.trivial_moves, static_cast<double>(stats_.bytes_compacted_in) / (1 << 20),
+      stats_.flushes, static_cast<double>(stats_.bytes_flushed) / (1 << 20),
+      stats_.flushes_during_compactions, stats_.compactions, stats_.trivial_moves,
+      static_cast<double>(stats_.bytes_compacted_in) / (1 << 20),
       static_cast<double>(stats_.bytes_compacted_out) / (1 << 20),
       PickCompaction() != nullptr ? "yes" : "no", stats_.stalls,
       static_cast<double>(cache.bytes) / (1 << 20),

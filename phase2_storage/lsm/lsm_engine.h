@@ -109,6 +109,7 @@ class LsmEngine final : public OrderedEngine {
     std::uint64_t compactions = 0;
     std::uint64_t trivial_moves = 0;  // Compactions that only moved a table down a level.
     std::uint64_t stalls = 0;         // Writes that had to wait for background work.
+    std::uint64_t flushes_during_compactions = 0;  // Flushes a compaction paused for.
     std::uint64_t bytes_flushed = 0;
     std::uint64_t bytes_compacted_in = 0;
     std::uint64_t bytes_compacted_out = 0;
@@ -144,7 +145,8 @@ class LsmEngine final : public OrderedEngine {
   // Writes `mem` to a new level-0 table; fills `meta` (number 0 if `mem` was empty).
   Status WriteLevel0Table(const MemTable& mem, FileMeta& meta);
   // Flushes imm_ and records it (REQUIRES: imm_ set, lock held; releases it meanwhile).
-  Status FlushImmutable(std::unique_lock<std::mutex>& lock);
+  // `level0_only`: never push the table below level 0 (a compaction is running).
+  Status FlushImmutable(std::unique_lock<std::mutex>& lock, bool level0_only = false);
   // FlushImmutable in the caller's thread when there is no background thread, one at a time.
   Status FlushInline(std::unique_lock<std::mutex>& lock);
   // The level a freshly flushed table goes to: 0, or deeper when it overlaps nothing above.
@@ -176,6 +178,7 @@ class LsmEngine final : public OrderedEngine {
   std::uint64_t imm_log_end_ = 0;                    // GUARDED_BY(mu_); first segment after imm_'s.
   SequenceNumber last_sequence_ = 0;                 // GUARDED_BY(mu_); assigned to a write.
   std::atomic<SequenceNumber> visible_sequence_{0};  // Written to the log: readable.
+  std::atomic<bool> has_imm_{false};                 // imm_ != nullptr, read without mu_.
   Status background_error_;                          // GUARDED_BY(mu_)
   bool background_busy_ = false;                     // GUARDED_BY(mu_)
   bool stopping_ = false;                            // GUARDED_BY(mu_)

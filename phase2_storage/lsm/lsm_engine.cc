@@ -387,11 +387,13 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock, bool level0
   const SequenceNumber last = last_sequence_;
   lock.unlock();
   FileMeta meta;
+  int flush_level = 0;
   Status s = WriteLevel0Table(*imm, meta);
   if (s.ok()) {
     VersionEdit edit;
     if (meta.entries > 0) {
-      edit.new_files.emplace_back(level0_only ? 0 : PickLevelForFlush(meta), meta);
+      flush_level = level0_only ? 0 : PickLevelForFlush(meta);
+      edit.new_files.emplace_back(flush_level, meta);
     }
     edit.log_number = log_end;  // Segments before it are all in tables now.
     edit.last_sequence = last;
@@ -409,6 +411,7 @@ Status LsmEngine::FlushImmutable(std::unique_lock<std::mutex>& lock, bool level0
   wal_->ForgetBefore(log_end);  // The table has its writes: no need to sync its segments.
   ++stats_.flushes;
   stats_.bytes_flushed += meta.size;
+  stats_.bytes_written_to_level[static_cast<std::size_t>(flush_level)] += meta.size;
   done_cv_.notify_all();
   lock.unlock();
   DeleteObsoleteFiles();
@@ -487,6 +490,23 @@ std::unique_ptr<LsmEngine::Compaction> LsmEngine::PickCompaction() const {
   c->out_level = best_level + 1;
   const auto [lo, hi] = UserRange(c->inputs);
   c->below = version->Overlapping(best_level + 1, lo, hi);
+  // Widen the inputs to every table of the level that lies inside the range the compaction
+  // rewrites anyway, if that takes no more tables from the level below: those tables move
+  // down for free, instead of costing a rewrite of the same tables below later (LevelDB
+  // widens its inputs the same way, up to 25 tables' worth).
+  if (best_level > 0 && !c->below.empty()) {
+    Version::Files both = c->inputs;
+    both.insert(both.end(), c->below.begin(), c->below.end());
+    const auto [all_lo, all_hi] = UserRange(both);
+    Version::Files wider = version->Overlapping(best_level, all_lo, all_hi);
+    if (wider.size() > c->inputs.size() &&
+        TotalBytes(wider) + TotalBytes(c->below) <= 25 * options_.max_file_size) {
+      const auto [wide_lo, wide_hi] = UserRange(wider);
+      if (version->Overlapping(best_level + 1, wide_lo, wide_hi).size() == c->below.size()) {
+        c->inputs = std::move(wider);
+      }
+    }
+  }
   return c;
 }
 
@@ -609,6 +629,13 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
   bool has_current = false;
   SequenceNumber newer_sequence = kMaxSequenceNumber;  // Of the version before, same key.
   std::string last_output_user_key;
+  // The tables of the level below the output ("grandparents"), to cut outputs at their
+  // boundaries: an output that ends where a grandparent ends is later merged with whole
+  // grandparents only, not with a sliver of one more at each end.
+  const Version::Files* grandparents =
+      !tiered && out_level + 1 < kNumLevels ? &c.version->files(out_level + 1) : nullptr;
+  std::size_t grandparent = 0;  // The first grandparent not wholly before the current key.
+  bool crossed_boundary = false;
   for (merged->SeekToFirst(); merged->Valid() && s.ok(); merged->Next()) {
     // A full memtable waiting for its flush stalls every writer, and a compaction deep in the
     // tree can take seconds: flush it now, between two entries (LevelDB does the same). Into
@@ -650,8 +677,20 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
     // >= 1 keep disjoint user-key ranges.
     // A size tier's output is one run, one table: cut into pieces, it would look like several
     // small runs and be merged again at once.
-    if (!tiered && !outputs.empty() && outputs.back().builder != nullptr &&
-        outputs.back().builder->FileSize() >= options_.max_file_size &&
+    crossed_boundary = false;
+    if (grandparents != nullptr) {
+      while (grandparent < grandparents->size() &&
+             CompareUserKeys(parsed->user_key, UserKeyOf((*grandparents)[grandparent], true)) > 0) {
+        ++grandparent;
+        crossed_boundary = true;
+      }
+    }
+    const std::uint64_t output_size = !outputs.empty() && outputs.back().builder != nullptr
+                                          ? outputs.back().builder->FileSize()
+                                          : 0;
+    if (!tiered && output_size > 0 &&
+        (output_size >= options_.max_file_size ||
+         (crossed_boundary && output_size >= options_.max_file_size / 2)) &&
         parsed->user_key != last_output_user_key) {
       s = finish_output();
       if (!s.ok()) break;
@@ -695,6 +734,7 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
   ++stats_.compactions;
   stats_.bytes_compacted_in += TotalBytes(c.inputs) + TotalBytes(c.below);
   stats_.bytes_compacted_out += bytes_out;
+  stats_.bytes_written_to_level[static_cast<std::size_t>(out_level)] += bytes_out;
   stats_.versions_dropped += dropped;
   return Status::Ok();
 }
@@ -913,11 +953,19 @@ Status LsmEngine::CheckInvariants() const {
 std::string LsmEngine::DescribeState() const {
   std::lock_guard lock(mu_);
   const auto cache = block_cache_.stats();
+  std::string written;
+  for (int level = 0; level < kNumLevels; ++level) {
+    const auto bytes = stats_.bytes_written_to_level[static_cast<std::size_t>(level)];
+    if (bytes == 0) continue;
+    written += fmt::format("{}L{} {:.1f} MiB", written.empty() ? "" : ", ", level,
+                           static_cast<double>(bytes) / (1 << 20));
+  }
+  if (written.empty()) written = "no level yet";
   return fmt::format(
       "memtable {} entries {:.1f} MiB; immutable {}; {}; last sequence {}; flushes {} "
       "({:.1f} MiB, {} during compactions); compactions {} (+{} moves, read {:.1f} MiB, wrote "
       "{:.1f} MiB), pending {}; "
-      "stalls {}; block cache {:.1f}/{:.1f} MiB, {} hits {} misses",
+      "stalls {}; block cache {:.1f}/{:.1f} MiB, {} hits {} misses; written to {}",
       mem_->entries(), static_cast<double>(mem_->MemoryUsage()) / (1 << 20),
       imm_ != nullptr ? "yes" : "no", versions_.current()->Describe(), last_sequence_,
       stats_.flushes, static_cast<double>(stats_.bytes_flushed) / (1 << 20),
@@ -926,7 +974,7 @@ std::string LsmEngine::DescribeState() const {
       static_cast<double>(stats_.bytes_compacted_out) / (1 << 20),
       PickCompaction() != nullptr ? "yes" : "no", stats_.stalls,
       static_cast<double>(cache.bytes) / (1 << 20),
-      static_cast<double>(block_cache_.capacity()) / (1 << 20), cache.hits, cache.misses);
+      static_cast<double>(block_cache_.capacity()) / (1 << 20), cache.hits, cache.misses, written);
 }
 
 }  // namespace kv::storage::lsm

@@ -20,6 +20,7 @@
 // flushes and compactions.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -113,6 +114,8 @@ class LsmEngine final : public OrderedEngine {
     std::uint64_t bytes_flushed = 0;
     std::uint64_t bytes_compacted_in = 0;
     std::uint64_t bytes_compacted_out = 0;
+    // Bytes written into each level, by flushes and compactions (trivial moves write none).
+    std::array<std::uint64_t, kNumLevels> bytes_written_to_level{};
     std::uint64_t versions_dropped = 0;  // Old versions and tombstones removed by compaction.
   };
   Stats stats() const;

@@ -436,17 +436,27 @@ TEST(LsmEngine, TombstoneAboveAnOlderValue_IsKeptUntilNothingBelowHoldsTheKey) {
     }
   }
   ASSERT_GE(victim_level, 2) << engine->DescribeState();
-  // The tombstone goes into a table spanning the whole key range, so the flush keeps it in
-  // level 0 (a table overlapping nothing would be placed deeper at once); a second such table
-  // makes level 0 due for compaction into level 1, with the old value still below.
+  // The tombstone goes into a table spanning the whole key range, so the flush keeps it above
+  // the victim's level (a table overlapping nothing would be placed deeper at once); more such
+  // tables until level 0 holds two makes a compaction due that merges the tombstone, with the
+  // old value still below it.
   ASSERT_OK(engine->Delete({}, "victim"));
-  ASSERT_OK(engine->Put({}, "a", "1"));
-  ASSERT_OK(engine->Put({}, "zzz", "1"));
-  ASSERT_OK(engine->Flush());
-  ASSERT_OK(engine->Put({}, "a", "2"));
-  ASSERT_OK(engine->Put({}, "zzz", "2"));
-  ASSERT_OK(engine->Flush());
+  for (int i = 0; i < 4 && engine->current_version()->files(0).size() < 2; ++i) {
+    ASSERT_OK(engine->Put({}, "a", fmt::format("{}", i)));
+    ASSERT_OK(engine->Put({}, "zzz", fmt::format("{}", i)));
+    ASSERT_OK(engine->Flush());
+  }
   ASSERT_EQ(engine->current_version()->files(0).size(), 2u) << engine->DescribeState();
+  int tombstone_level = -1;
+  for (int level = 0; level < victim_level && tombstone_level < 0; ++level) {
+    for (const auto& f : engine->current_version()->files(level)) {
+      if (ExtractUserKey(f->smallest) <= "victim" && "victim" <= ExtractUserKey(f->largest)) {
+        tombstone_level = level;
+      }
+    }
+  }
+  ASSERT_GE(tombstone_level, 0) << engine->DescribeState();
+  ASSERT_LT(tombstone_level, victim_level);
   const auto before = engine->stats().compactions;
   CompactAll(*engine);
   ASSERT_GT(engine->stats().compactions, before);

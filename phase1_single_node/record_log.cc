@@ -10,12 +10,24 @@
 namespace kv::phase1 {
 
 void AppendRecord(std::string& dst, std::string_view payload) {
-  char header[kRecordHeaderBytes];
+  const std::size_t start = BeginRecord(dst);
+  dst.append(payload);
+  FinishRecord(dst, start);
+}
+
+std::size_t BeginRecord(std::string& dst) {
+  const std::size_t start = dst.size();
+  dst.append(kRecordHeaderBytes, '\0');
+  return start;
+}
+
+void FinishRecord(std::string& dst, std::size_t record_start) {
+  char* header = dst.data() + record_start;
+  const std::string_view payload(header + kRecordHeaderBytes,
+                                 dst.size() - record_start - kRecordHeaderBytes);
   StoreFixed(header, static_cast<std::uint32_t>(payload.size()));
   StoreFixed(header + 4, crc32c::Mask(crc32c::Value(std::string_view(header, 4))));
   StoreFixed(header + 8, crc32c::Mask(crc32c::Value(payload)));
-  dst.append(header, kRecordHeaderBytes);
-  dst.append(payload);
 }
 
 RecordReader::Outcome RecordReader::Next() {

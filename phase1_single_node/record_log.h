@@ -28,6 +28,11 @@ inline constexpr std::uint32_t kMaxRecordBytes = 256u << 20;
 
 // Appends one framed record holding `payload` to `dst`.
 void AppendRecord(std::string& dst, std::string_view payload);
+// The same without a separate payload buffer: BeginRecord reserves the header at the end of
+// `dst` and returns where it starts; the caller appends the payload to `dst`; FinishRecord fills
+// in the header (length and CRCs) for everything appended since.
+std::size_t BeginRecord(std::string& dst);
+void FinishRecord(std::string& dst, std::size_t record_start);
 
 // Reads the records of one file held in memory. Next() returns, in order:
 //   * kRecord with the payload and its offset, for each intact record;

@@ -20,23 +20,44 @@ namespace kv::phase1 {
 // ---------------------------------------------------------------------------------------------
 // Record encoding (docs/formats/wal.md)
 
+namespace {
+
+// Each record is framed in place in `dst` (record_log.h), so encoding allocates nothing beyond
+// `dst`'s own growth.
+template <typename W, typename ValueOf>
+void EncodeTransactionRecords(std::string& dst, TxnId txn, Timestamp commit_ts,
+                              std::span<const W> writes, ValueOf value_of) {
+  auto header = [&](WalRecordType type) {
+    const std::size_t start = BeginRecord(dst);
+    AppendFixed8(dst, static_cast<std::uint8_t>(type));
+    AppendVarint64(dst, txn);
+    AppendVarint64(dst, commit_ts);
+    return start;
+  };
+  for (const W& w : writes) {
+    const std::optional<std::string_view> value = value_of(w);
+    const std::size_t start = header(value ? WalRecordType::kPut : WalRecordType::kDelete);
+    AppendLengthPrefixed(dst, w.key);
+    if (value) AppendLengthPrefixed(dst, *value);
+    FinishRecord(dst, start);
+  }
+  FinishRecord(dst, header(WalRecordType::kCommit));
+}
+
+}  // namespace
+
 void EncodeTransaction(std::string& dst, TxnId txn, Timestamp commit_ts,
                        std::span<const Write> writes) {
-  std::string payload;
-  auto header = [&](WalRecordType type) {
-    payload.clear();
-    AppendFixed8(payload, static_cast<std::uint8_t>(type));
-    AppendVarint64(payload, txn);
-    AppendVarint64(payload, commit_ts);
-  };
-  for (const Write& w : writes) {
-    header(w.value ? WalRecordType::kPut : WalRecordType::kDelete);
-    AppendLengthPrefixed(payload, w.key);
-    if (w.value) AppendLengthPrefixed(payload, *w.value);
-    AppendRecord(dst, payload);
-  }
-  header(WalRecordType::kCommit);
-  AppendRecord(dst, payload);
+  EncodeTransactionRecords(dst, txn, commit_ts, writes,
+                           [](const Write& w) -> std::optional<std::string_view> {
+                             if (!w.value) return std::nullopt;
+                             return std::string_view(*w.value);
+                           });
+}
+
+void EncodeTransaction(std::string& dst, TxnId txn, Timestamp commit_ts,
+                       std::span<const WriteRef> writes) {
+  EncodeTransactionRecords(dst, txn, commit_ts, writes, [](const WriteRef& w) { return w.value; });
 }
 
 Result<WalRecord> DecodeWalRecord(std::string_view payload) {

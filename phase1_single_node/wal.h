@@ -51,6 +51,15 @@ struct WalRecord {
 // Appends the framed records of one transaction (its writes, then its commit record) to `dst`.
 void EncodeTransaction(std::string& dst, TxnId txn, Timestamp commit_ts,
                        std::span<const Write> writes);
+// One write by reference: a value, or a delete when `value` is std::nullopt.
+struct WriteRef {
+  std::string_view key;
+  std::optional<std::string_view> value;
+};
+// The same from references, for a caller that holds its writes elsewhere (the LSM tree's
+// batches): no copy of any key or value on the way into the log.
+void EncodeTransaction(std::string& dst, TxnId txn, Timestamp commit_ts,
+                       std::span<const WriteRef> writes);
 // Decodes the payload of one framed record. kCorruption for an unknown type, a truncated field
 // or trailing bytes; never reads outside `payload`.
 Result<WalRecord> DecodeWalRecord(std::string_view payload);

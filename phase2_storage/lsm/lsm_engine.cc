@@ -183,32 +183,34 @@ Status LsmEngine::ReplayLogs(std::uint64_t& last_segment) {
 // Writes
 
 Status LsmEngine::Put(const WriteOptions& options, std::string_view key, std::string_view value) {
-  WriteBatch batch;
-  batch.Put(key, value);
-  return Write(options, batch);
+  const phase1::WriteRef write{key, value};
+  return WriteRefs(options, std::span(&write, 1));
 }
 
 Status LsmEngine::Delete(const WriteOptions& options, std::string_view key) {
-  WriteBatch batch;
-  batch.Delete(key);
-  return Write(options, batch);
+  const phase1::WriteRef write{key, std::nullopt};
+  return WriteRefs(options, std::span(&write, 1));
 }
 
 Status LsmEngine::Write(const WriteOptions& options, const WriteBatch& batch) {
-  for (const WriteBatch::Entry& e : batch.entries()) {
-    KV_RETURN_IF_ERROR(phase1::ValidateKey(options_.limits, e.key));
-    if (e.op == WriteBatch::Op::kPut) {
-      KV_RETURN_IF_ERROR(phase1::ValidateValue(options_.limits, e.value));
-    }
-  }
-  if (batch.empty()) return Status::Ok();
-
-  std::vector<phase1::Write> writes;
+  std::vector<phase1::WriteRef> writes;
   writes.reserve(batch.size());
   for (const WriteBatch::Entry& e : batch.entries()) {
-    writes.push_back(phase1::Write{
-        e.key, e.op == WriteBatch::Op::kPut ? std::optional<std::string>(e.value) : std::nullopt});
+    writes.push_back({e.key, e.op == WriteBatch::Op::kPut ? std::optional<std::string_view>(e.value)
+                                                          : std::nullopt});
   }
+  return WriteRefs(options, writes);
+}
+
+// Every write path ends here, with the keys and values still where the caller keeps them: they
+// are copied once into the log's buffer and once into the memtable, and nowhere else (the
+// profile showed allocations and copies as a tenth of a put's time before).
+Status LsmEngine::WriteRefs(const WriteOptions& options, std::span<const phase1::WriteRef> writes) {
+  for (const phase1::WriteRef& w : writes) {
+    KV_RETURN_IF_ERROR(phase1::ValidateKey(options_.limits, w.key));
+    if (w.value) KV_RETURN_IF_ERROR(phase1::ValidateValue(options_.limits, *w.value));
+  }
+  if (writes.empty()) return Status::Ok();
 
   phase1::WalWriter::Ticket ticket;
   ticket.sync = options.sync;
@@ -217,14 +219,14 @@ Status LsmEngine::Write(const WriteOptions& options, const WriteBatch& batch) {
     KV_RETURN_IF_ERROR(background_error_);
     KV_RETURN_IF_ERROR(MakeRoomForWrite(lock));
     const SequenceNumber first = last_sequence_ + 1;
-    const SequenceNumber last = last_sequence_ + batch.size();
+    const SequenceNumber last = last_sequence_ + writes.size();
     phase1::EncodeTransaction(ticket.bytes, last, last, writes);
     // In the memtable now, but invisible until visible_sequence_ reaches `last`, which happens
     // once the log has the batch (in log order: on_durable runs under the log's lock).
     SequenceNumber seq = first;
-    for (const WriteBatch::Entry& e : batch.entries()) {
-      mem_->Add(seq++, e.op == WriteBatch::Op::kPut ? EntryKind::kValue : EntryKind::kDelete, e.key,
-                e.value);
+    for (const phase1::WriteRef& w : writes) {
+      mem_->Add(seq++, w.value ? EntryKind::kValue : EntryKind::kDelete, w.key,
+                w.value.value_or(std::string_view()));
     }
     last_sequence_ = last;
     ticket.on_durable = [this, last] { visible_sequence_.store(last); };

@@ -255,9 +255,23 @@ TEST(WalRecord, EncodeTransaction_DecodesToEachWriteThenCommit) {
   }
 }
 
+// The by-reference encoder (the LSM tree's) writes exactly the bytes of the owning one.
+TEST(WalRecord, EncodeFromReferences_SameBytesAsFromWrites) {
+  const std::vector<Write> writes{{"a", "1"}, {"bb", std::nullopt}, {"c", ""}, {"d", "x"}};
+  std::vector<WriteRef> refs;
+  for (const Write& w : writes) {
+    refs.push_back({w.key, w.value ? std::optional<std::string_view>(*w.value) : std::nullopt});
+  }
+  std::string from_writes = "prefix", from_refs = "prefix";
+  EncodeTransaction(from_writes, 7, 300, writes);
+  EncodeTransaction(from_refs, 7, 300, refs);
+  EXPECT_EQ(from_refs, from_writes);
+  EXPECT_EQ(Payloads(from_refs.substr(6)).size(), writes.size() + 1);
+}
+
 TEST(WalRecord, EmptyTransaction_IsOneCommitRecord) {
   std::string log;
-  EncodeTransaction(log, 1, 1, {});
+  EncodeTransaction(log, 1, 1, std::span<const Write>());
   const auto payloads = Payloads(log);
   ASSERT_EQ(payloads.size(), 1u);
   ASSERT_OK_AND_ASSIGN(WalRecord r, DecodeWalRecord(payloads[0]));

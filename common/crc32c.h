@@ -3,7 +3,10 @@
 //
 // Extend() uses the SSE4.2 crc32 instruction when the CPU has it (checked once, at run time)
 // and a table-driven slicing-by-8 loop otherwise. Both paths are exposed so tests can check that
-// they agree.
+// they agree. The hardware path runs three independent chains over inputs of 384 bytes or more
+// and combines them (crc32c.cc): one chain waits on the instruction's latency, three keep it
+// busy. A 4 KiB block took 411 ns with one chain and 168 ns with three (common_bench, this
+// project's 2-core EPYC).
 //
 // Thread safety: pure functions.
 #pragma once

@@ -63,6 +63,32 @@ class FaultWritableFile final : public WritableFile {
   std::uint64_t generation_;
 };
 
+// A read handle of a FaultInjectionFileSystem: counts reads and applies the read faults.
+class FaultRandomAccessFile final : public RandomAccessFile {
+ public:
+  FaultRandomAccessFile(FaultInjectionFileSystem* fs, std::unique_ptr<RandomAccessFile> base,
+                        std::string path)
+      : fs_(fs), base_(std::move(base)), path_(std::move(path)) {}
+
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(fs_->CountRead());
+    KV_ASSIGN_OR_RETURN(std::size_t n, base_->Read(offset, buf));
+    const auto& flip = fs_->flip_on_read_;
+    if (flip && flip->path == path_ && flip->offset >= offset && flip->offset - offset < n) {
+      char& c = buf[flip->offset - offset];
+      c = static_cast<char>(c ^ (1 << flip->bit));
+    }
+    return n;
+  }
+  Result<std::uint64_t> Size() const override { return base_->Size(); }
+
+ private:
+  FaultInjectionFileSystem* fs_;  // Not owned; outlives its handles.
+  std::unique_ptr<RandomAccessFile> base_;
+  const std::string path_;
+};
+
 FaultInjectionFileSystem::FaultInjectionFileSystem(FileSystem& base) : base_(base) {}
 FaultInjectionFileSystem::~FaultInjectionFileSystem() = default;
 
@@ -73,6 +99,9 @@ void FaultInjectionFileSystem::FailNth(FaultOp op, std::uint64_t n, Status error
   if (op == FaultOp::kWrite) {
     fail_write_at_ = writes_ + n;
     fail_write_status_ = std::move(error);
+  } else if (op == FaultOp::kRead) {
+    fail_read_at_ = reads_ + n;
+    fail_read_status_ = std::move(error);
   } else {
     fail_sync_at_ = syncs_ + n;
     fail_sync_status_ = std::move(error);
@@ -85,11 +114,20 @@ void FaultInjectionFileSystem::CrashAtSync(std::uint64_t n) {
   crash_at_sync_ = syncs_ + n;
 }
 
+void FaultInjectionFileSystem::FlipBitOnRead(const std::string& path, std::uint64_t offset,
+                                             int bit) {
+  KV_CHECK(bit >= 0 && bit < 8, "a byte has bits 0..7");
+  std::lock_guard lock(mu_);
+  flip_on_read_ = BitFlip{path, offset, bit};
+}
+
 void FaultInjectionFileSystem::ClearFaults() {
   std::lock_guard lock(mu_);
   fail_write_at_.reset();
   fail_sync_at_.reset();
   crash_at_sync_.reset();
+  fail_read_at_.reset();
+  flip_on_read_.reset();
 }
 
 bool FaultInjectionFileSystem::crashed() const {
@@ -105,6 +143,11 @@ std::uint64_t FaultInjectionFileSystem::write_count() const {
 std::uint64_t FaultInjectionFileSystem::sync_count() const {
   std::lock_guard lock(mu_);
   return syncs_;
+}
+
+std::uint64_t FaultInjectionFileSystem::read_count() const {
+  std::lock_guard lock(mu_);
+  return reads_;
 }
 
 Status FaultInjectionFileSystem::CheckMutation() const {
@@ -132,6 +175,15 @@ Status FaultInjectionFileSystem::CountSync() {
   if (fail_sync_at_ && syncs_ == *fail_sync_at_) {
     fail_sync_at_.reset();
     return fail_sync_status_;
+  }
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::CountRead() {
+  ++reads_;
+  if (fail_read_at_ && reads_ == *fail_read_at_) {
+    fail_read_at_.reset();
+    return fail_read_status_;
   }
   return Status::Ok();
 }
@@ -194,7 +246,9 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewAppendableFil
 
 Result<std::unique_ptr<RandomAccessFile>> FaultInjectionFileSystem::NewRandomAccessFile(
     const std::string& path) {
-  return base_.NewRandomAccessFile(path);
+  KV_ASSIGN_OR_RETURN(auto file, base_.NewRandomAccessFile(path));
+  return std::unique_ptr<RandomAccessFile>(
+      std::make_unique<FaultRandomAccessFile>(this, std::move(file), path));
 }
 
 Result<bool> FaultInjectionFileSystem::FileExists(const std::string& path) {
@@ -311,6 +365,8 @@ Status FaultInjectionFileSystem::PowerCut(UnsyncedData unsynced, std::uint64_t s
   fail_write_at_.reset();
   fail_sync_at_.reset();
   crash_at_sync_.reset();
+  fail_read_at_.reset();
+  flip_on_read_.reset();
   return Status::Ok();
 }
 

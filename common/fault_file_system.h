@@ -28,8 +28,16 @@
 //     fails with kIOError("power lost"), as if the machine died just before that sync. The test
 //     then calls PowerCut() and reopens whatever it was testing. Enumerating n = 1..sync_count()+1
 //     visits every sync point of a workload.
-// After PowerCut(), handles opened before it fail every call (the process they belonged to is
-// gone); faults and the crashed state are cleared.
+//   * FailNth(kRead, n, status): the n-th RandomAccessFile::Read() from now fails with `status`
+//     (once), as a disk that reports a bad sector would.
+//   * FlipBitOnRead(path, offset, bit): from now on, every read of `path` that covers byte
+//     `offset` returns that byte with `bit` flipped, while the file itself stays intact: a disk,
+//     cable or controller that hands back wrong bytes without reporting an error.
+// Reads never go around these faults: NewMappedFile() returns a plain handle (mapped() is empty),
+// so a reader that would use a mapping on a real disk takes its read path here.
+// After PowerCut(), writable handles opened before it fail every call (the process they belonged
+// to is gone); faults and the crashed state are cleared. (Read handles keep working and see the
+// files as the cut left them.)
 //
 // Thread safety: safe to share between threads; all operations are serialized by one mutex, so
 // the model sees a single order of events.
@@ -46,7 +54,7 @@
 
 namespace kv {
 
-enum class FaultOp { kWrite, kSync };
+enum class FaultOp { kWrite, kSync, kRead };
 
 // What PowerCut() does with bytes appended after a file's last successful Sync().
 enum class UnsyncedData {
@@ -63,6 +71,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   // --- faults ---
   void FailNth(FaultOp op, std::uint64_t n, Status error);
   void CrashAtSync(std::uint64_t n);
+  // REQUIRES: 0 <= bit < 8.
+  void FlipBitOnRead(const std::string& path, std::uint64_t offset, int bit = 0);
   void ClearFaults();
   bool crashed() const;
 
@@ -70,9 +80,11 @@ class FaultInjectionFileSystem final : public FileSystem {
   // `seed` chooses the surviving prefixes for kKeepRandomPrefix.
   Status PowerCut(UnsyncedData unsynced = UnsyncedData::kDropAll, std::uint64_t seed = 0);
 
-  // Counters since construction: Append() calls, and Sync() + SyncDir() calls (failed included).
+  // Counters since construction: Append() calls, Sync() + SyncDir() calls, and
+  // RandomAccessFile::Read() calls (failed included).
   std::uint64_t write_count() const;
   std::uint64_t sync_count() const;
+  std::uint64_t read_count() const;
 
   // --- FileSystem ---
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
@@ -90,6 +102,7 @@ class FaultInjectionFileSystem final : public FileSystem {
 
  private:
   friend class FaultWritableFile;
+  friend class FaultRandomAccessFile;
   struct Inode {
     std::uint64_t durable_size = 0;
     // Set when the last live name of the inode goes away: its bytes as they were then, extended
@@ -102,6 +115,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   Status CheckMutation() const;
   Status CountWrite();
   Status CountSync();
+  Status CountRead();
   void Track(const std::string& path);
   Status SaveBeforeUnlink(const std::string& path);
 
@@ -117,7 +131,16 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::optional<std::uint64_t> fail_sync_at_;              // GUARDED_BY(mu_)
   Status fail_sync_status_;                                // GUARDED_BY(mu_)
   std::optional<std::uint64_t> crash_at_sync_;             // GUARDED_BY(mu_)
-  bool crashed_ = false;                                   // GUARDED_BY(mu_)
+  std::uint64_t reads_ = 0;                                // GUARDED_BY(mu_)
+  std::optional<std::uint64_t> fail_read_at_;              // GUARDED_BY(mu_)
+  Status fail_read_status_;                                // GUARDED_BY(mu_)
+  struct BitFlip {
+    std::string path;
+    std::uint64_t offset;
+    int bit;
+  };
+  std::optional<BitFlip> flip_on_read_;  // GUARDED_BY(mu_)
+  bool crashed_ = false;                 // GUARDED_BY(mu_)
 };
 
 }  // namespace kv

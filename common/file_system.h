@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,7 +47,8 @@ class WritableFile {
   virtual std::uint64_t Size() const = 0;
 };
 
-// A file open for reading at arbitrary offsets. Read() is safe from many threads at once.
+// A file open for reading at arbitrary offsets. Read() and mapped() are safe from many threads at
+// once.
 class RandomAccessFile {
  public:
   virtual ~RandomAccessFile() = default;
@@ -55,6 +57,14 @@ class RandomAccessFile {
   // than asked only at the end of the file.
   virtual Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const = 0;
   virtual Result<std::uint64_t> Size() const = 0;
+
+  // The whole file as one range of memory, if this handle came from FileSystem::NewMappedFile and
+  // the file system could map it; nullopt otherwise (then use Read). The bytes stay valid while
+  // this object lives. They are what the disk holds, exactly as trustworthy as what Read()
+  // returns: a reader that checksums what it reads must checksum these bytes too, and must not
+  // assume that bytes it verified once still read the same later (the kernel may drop the pages
+  // and read them again from the disk).
+  virtual std::optional<std::string_view> mapped() const { return std::nullopt; }
 };
 
 // An advisory lock on a file, held until this object is destroyed.
@@ -75,6 +85,16 @@ class FileSystem {
   // Opens an existing file for reading; kNotFound if it does not exist.
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
+  // Opens an existing file that no longer changes (an SSTable) for reading and, where the file
+  // system can, maps its whole contents into memory (RandomAccessFile::mapped()): a read is then
+  // a memory access, with no system call and no copy. A file system that cannot or will not map
+  // it (the default here, the fault-injecting one, or the real one past its limit on mappings)
+  // returns a plain handle, so callers must handle both.
+  // REQUIRES: nobody appends to, truncates or rewrites the file while the handle lives. (On the
+  // real disk, touching a mapped page past a truncation kills the process with SIGBUS.)
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) {
+    return NewRandomAccessFile(path);
+  }
 
   virtual Result<bool> FileExists(const std::string& path) = 0;
   virtual Result<std::uint64_t> FileSize(const std::string& path) = 0;

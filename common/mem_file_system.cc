@@ -64,6 +64,25 @@ class MemRandomAccessFile final : public RandomAccessFile {
   std::shared_ptr<MemFile> file_;
 };
 
+// What NewMappedFile returns: a copy of the file's bytes taken at open, which no later write can
+// move or change (as a mapping of a file nobody writes behaves).
+class MemMappedFile final : public RandomAccessFile {
+ public:
+  explicit MemMappedFile(std::string data) : data_(std::move(data)) {}
+
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    if (buf.empty() || offset >= data_.size()) return std::size_t{0};
+    std::size_t n = std::min<std::uint64_t>(buf.size(), data_.size() - offset);
+    std::memcpy(buf.data(), data_.data() + offset, n);
+    return n;
+  }
+  Result<std::uint64_t> Size() const override { return std::uint64_t{data_.size()}; }
+  std::optional<std::string_view> mapped() const override { return std::string_view(data_); }
+
+ private:
+  const std::string data_;
+};
+
 class MemFileSystem;
 
 class MemFileLock final : public FileLock {
@@ -108,6 +127,13 @@ class MemFileSystem final : public FileSystem {
     std::lock_guard lock(mu_);
     KV_ASSIGN_OR_RETURN(auto file, Find(path));
     return std::unique_ptr<RandomAccessFile>(std::make_unique<MemRandomAccessFile>(file));
+  }
+
+  Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_ASSIGN_OR_RETURN(auto file, Find(path));
+    std::lock_guard file_lock(file->mu);
+    return std::unique_ptr<RandomAccessFile>(std::make_unique<MemMappedFile>(file->data));
   }
 
   Result<bool> FileExists(const std::string& path) override {

@@ -2,10 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -118,6 +122,33 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   int fd_;
 };
 
+// A file mapped read-only into memory (NewMappedFile). The descriptor is closed once the mapping
+// exists: the mapping keeps the file alive, even after it is unlinked.
+class PosixMappedFile final : public RandomAccessFile {
+ public:
+  // Takes over `base`, a mapping of `size` bytes, and one slot of `slots`, given back on close.
+  PosixMappedFile(const char* base, std::size_t size, std::shared_ptr<std::atomic<int>> slots)
+      : base_(base), size_(size), slots_(std::move(slots)) {}
+  ~PosixMappedFile() override {
+    ::munmap(const_cast<char*>(base_), size_);
+    slots_->fetch_add(1, std::memory_order_relaxed);
+  }
+
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    if (buf.empty() || offset >= size_) return std::size_t{0};
+    const std::size_t n = std::min<std::uint64_t>(buf.size(), size_ - offset);
+    std::memcpy(buf.data(), base_ + offset, n);
+    return n;
+  }
+  Result<std::uint64_t> Size() const override { return std::uint64_t{size_}; }
+  std::optional<std::string_view> mapped() const override { return std::string_view(base_, size_); }
+
+ private:
+  const char* const base_;
+  const std::size_t size_;
+  std::shared_ptr<std::atomic<int>> slots_;
+};
+
 // Paths locked by this process. fcntl locks are per process, so without this a second
 // LockFile() from the same process would succeed.
 std::mutex& LockedMutex() {
@@ -167,6 +198,30 @@ class PosixFileSystem final : public FileSystem {
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("open", path);
+    return std::unique_ptr<RandomAccessFile>(std::make_unique<PosixRandomAccessFile>(path, fd));
+  }
+
+  Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("open", path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      Status s = Errno("fstat", path);
+      ::close(fd);
+      return s;
+    }
+    const auto size = static_cast<std::size_t>(st.st_size);
+    // An empty file cannot be mapped; past the limit, or if mmap fails (address space, the
+    // kernel's limit on mappings), the file is read with pread instead.
+    if (size > 0 && mapping_slots_->fetch_sub(1, std::memory_order_relaxed) > 0) {
+      void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (base != MAP_FAILED) {
+        ::close(fd);
+        return std::unique_ptr<RandomAccessFile>(std::make_unique<PosixMappedFile>(
+            static_cast<const char*>(base), size, mapping_slots_));
+      }
+    }
+    if (size > 0) mapping_slots_->fetch_add(1, std::memory_order_relaxed);
     return std::unique_ptr<RandomAccessFile>(std::make_unique<PosixRandomAccessFile>(path, fd));
   }
 
@@ -263,6 +318,14 @@ class PosixFileSystem final : public FileSystem {
     }
     return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(path, fd));
   }
+
+ private:
+  // At most this many files mapped at once (LevelDB's limit on 64-bit hosts); none on 32-bit
+  // hosts, where address space is scarce. Shared with the mapped files, which give their slot
+  // back when they close, even after this object is gone.
+  static constexpr int kMaxMappings = sizeof(void*) >= 8 ? 1000 : 0;
+  std::shared_ptr<std::atomic<int>> mapping_slots_ =
+      std::make_shared<std::atomic<int>>(kMaxMappings);
 };
 
 }  // namespace

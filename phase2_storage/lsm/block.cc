@@ -1,5 +1,8 @@
 #include "phase2_storage/lsm/block.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "common/encoding.h"
@@ -46,10 +49,11 @@ const char* DecodeEntryHeader(const char* p, const char* limit, std::uint32_t& s
 
 std::string BlockLocation::ToString() const {
   if (kind == nullptr) return file != nullptr ? *file : std::string("block");
-  return fmt::format("{} {} block at offset {}", file != nullptr ? *file : "?", kind, offset);
+  return fmt::format("{} {} block at offset {}", file != nullptr ? std::string_view(*file) : "?",
+                     kind, offset);
 }
 
-Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, BlockLocation where) {
+Result<BlockView> BlockView::Parse(std::string_view contents, const BlockLocation& where) {
   constexpr std::size_t kWord = sizeof(std::uint32_t);
   if (contents.size() < kWord) {
     return Status::Corruption(fmt::format("{}: block of {} bytes cannot hold its restart count",
@@ -77,120 +81,177 @@ Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, BlockLoc
     }
     previous = r;
   }
-  return std::shared_ptr<const Block>(
-      new Block(std::move(contents), std::move(where), restarts_offset, num_restarts));
+  return BlockView(contents, restarts_offset, num_restarts);
 }
 
-// Walks the entries of one block. Its position is the offset of the current entry; key_ holds
-// the current key decoded in full (entries store only the part after the shared prefix).
+// ---------------------------------------------------------------------------------------------
+// BlockCursor. Its position is the offset of the next entry; key_ is the current key in full
+// (entries store only the part after the prefix they share with their predecessor).
+
+void BlockCursor::Reset(const BlockView& block, const BlockLocation* where) {
+  data_ = block.contents_.data();
+  entries_end_ = block.restarts_offset_;
+  num_restarts_ = block.num_restarts_;
+  where_ = where;
+  next_ = 0;
+  valid_ = false;
+  key_in_buffer_ = false;
+  key_ = {};
+  value_ = {};
+  if (!status_.ok()) status_ = Status::Ok();
+}
+
+void BlockCursor::SeekToFirst() {
+  if (!status_.ok()) return;
+  SeekToRestart(0);
+  ParseNext();
+}
+
+void BlockCursor::Next() {
+  if (valid_) ParseNext();
+}
+
+void BlockCursor::Seek(std::string_view target) {
+  if (!status_.ok()) return;
+  // Binary search for the last restart point whose key is < target; the answer is at or after
+  // it and before the next restart point's key (which is >= target), give or take one run.
+  // Restart keys are stored whole, so the search compares views into the block.
+  std::uint32_t left = 0;
+  std::uint32_t right = num_restarts_ - 1;
+  while (left < right) {
+    const std::uint32_t mid = (left + right + 1) / 2;
+    std::string_view mid_key;
+    if (!RestartKey(mid, mid_key)) return;
+    if (compare_(mid_key, target) < 0) {
+      left = mid;
+    } else {
+      right = mid - 1;
+    }
+  }
+  SeekToRestart(left);
+  for (;;) {
+    if (!ParseNext()) return;
+    if (compare_(key_, target) >= 0) return;
+  }
+}
+
+std::uint32_t BlockCursor::RestartOffset(std::uint32_t index) const {
+  return LoadFixed<std::uint32_t>(data_ + entries_end_ + index * sizeof(std::uint32_t));
+}
+
+// The whole key stored at restart point `index` (restart entries share no prefix).
+bool BlockCursor::RestartKey(std::uint32_t index, std::string_view& key) {
+  const std::uint32_t offset = RestartOffset(index);
+  std::uint32_t shared, unshared, value_size;
+  const char* p =
+      DecodeEntryHeader(data_ + offset, data_ + entries_end_, shared, unshared, value_size);
+  if (p == nullptr || shared != 0 || unshared < min_key_size_) return Fail(offset);
+  key = std::string_view(p, unshared);
+  return true;
+}
+
+void BlockCursor::SeekToRestart(std::uint32_t index) {
+  key_ = {};
+  key_in_buffer_ = false;
+  next_ = RestartOffset(index);
+  valid_ = false;
+}
+
+char* BlockCursor::GrowKeyBuffer(std::size_t size, std::size_t keep) {
+  if (size > key_capacity_) {
+    const std::size_t capacity = std::max(size, 2 * key_capacity_);
+    auto bigger = std::make_unique<char[]>(capacity);
+    std::memcpy(bigger.get(), key_buffer_, keep);
+    heap_key_ = std::move(bigger);
+    key_buffer_ = heap_key_.get();
+    key_capacity_ = capacity;
+  }
+  return key_buffer_;
+}
+
+// Decodes the entry at next_ into key_/value_. False at the end of the block or on damage.
+bool BlockCursor::ParseNext() {
+  if (next_ >= entries_end_) {
+    valid_ = false;
+    return false;
+  }
+  std::uint32_t shared, unshared, value_size;
+  const char* p =
+      DecodeEntryHeader(data_ + next_, data_ + entries_end_, shared, unshared, value_size);
+  if (p == nullptr || shared > key_.size() || shared + std::size_t{unshared} < min_key_size_) {
+    return Fail(next_);
+  }
+  if (shared == 0) {
+    key_ = std::string_view(p, unshared);  // Stored whole: no copy.
+    key_in_buffer_ = false;
+  } else {
+    const std::size_t size = std::size_t{shared} + unshared;
+    // The prefix is in the buffer already if the previous key was assembled there.
+    char* dst = GrowKeyBuffer(size, key_in_buffer_ ? shared : 0);
+    if (!key_in_buffer_) std::memcpy(dst, key_.data(), shared);
+    std::memcpy(dst + shared, p, unshared);
+    key_ = std::string_view(dst, size);
+    key_in_buffer_ = true;
+  }
+  value_ = std::string_view(p + unshared, value_size);
+  next_ = static_cast<std::uint32_t>(p + unshared + value_size - data_);
+  valid_ = true;
+  return true;
+}
+
+bool BlockCursor::Fail(std::uint32_t offset) {
+  valid_ = false;
+  status_ = Status::Corruption(
+      fmt::format("{}: malformed entry at block offset {}",
+                  where_ != nullptr ? where_->ToString() : std::string("block"), offset));
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block
+
+Result<std::shared_ptr<const Block>> Block::Make(std::shared_ptr<Block> block) {
+  KV_ASSIGN_OR_RETURN(block->view_, BlockView::Parse(block->contents_, block->where_));
+  return std::shared_ptr<const Block>(std::move(block));
+}
+
+Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, BlockLocation where,
+                                                  std::shared_ptr<const void> pin) {
+  return Make(
+      std::make_shared<Block>(Token{}, std::move(contents), std::string(), std::move(pin), where));
+}
+
+Result<std::shared_ptr<const Block>> Block::Parse(std::string contents, std::string where) {
+  auto block = std::make_shared<Block>(Token{}, std::move(contents), std::move(where), nullptr,
+                                       BlockLocation{});
+  block->where_.file = &block->description_;
+  return Make(std::move(block));
+}
+
+namespace {
+
+// The Iterator interface over a cursor; holds the block alive.
 class BlockIterator final : public Iterator {
  public:
   BlockIterator(std::shared_ptr<const Block> block, KeyComparator compare, std::size_t min_key_size)
-      : block_(std::move(block)),
-        compare_(compare),
-        min_key_size_(min_key_size),
-        data_(block_->contents_.data()),
-        entries_end_(block_->restarts_offset_) {}
-
-  bool Valid() const override { return valid_; }
-  std::string_view key() const override { return key_; }
-  std::string_view value() const override { return value_; }
-  Status status() const override { return status_; }
-
-  void SeekToFirst() override {
-    if (!status_.ok()) return;
-    SeekToRestart(0);
-    ParseNext();
+      : block_(std::move(block)), cursor_(compare, min_key_size) {
+    cursor_.Reset(block_->view(), &block_->location());
   }
 
-  void Next() override {
-    if (valid_) ParseNext();
-  }
-
-  void Seek(std::string_view target) override {
-    if (!status_.ok()) return;
-    // Binary search for the last restart point whose key is < target; the answer is at or after
-    // it and before the next restart point's key (which is >= target), give or take one run.
-    std::uint32_t left = 0;
-    std::uint32_t right = block_->num_restarts_ - 1;
-    while (left < right) {
-      const std::uint32_t mid = (left + right + 1) / 2;
-      std::string_view mid_key;
-      if (!RestartKey(mid, mid_key)) return;
-      if (compare_(mid_key, target) < 0) {
-        left = mid;
-      } else {
-        right = mid - 1;
-      }
-    }
-    SeekToRestart(left);
-    for (;;) {
-      if (!ParseNext()) return;
-      if (compare_(key_, target) >= 0) return;
-    }
-  }
+  bool Valid() const override { return cursor_.Valid(); }
+  std::string_view key() const override { return cursor_.key(); }
+  std::string_view value() const override { return cursor_.value(); }
+  Status status() const override { return cursor_.status(); }
+  void SeekToFirst() override { cursor_.SeekToFirst(); }
+  void Next() override { cursor_.Next(); }
+  void Seek(std::string_view target) override { cursor_.Seek(target); }
 
  private:
-  std::uint32_t RestartOffset(std::uint32_t index) const {
-    return LoadFixed<std::uint32_t>(data_ + block_->restarts_offset_ +
-                                    index * sizeof(std::uint32_t));
-  }
-
-  // The whole key stored at restart point `index` (restart entries share no prefix).
-  bool RestartKey(std::uint32_t index, std::string_view& key) {
-    const std::uint32_t offset = RestartOffset(index);
-    std::uint32_t shared, unshared, value_size;
-    const char* p =
-        DecodeEntryHeader(data_ + offset, data_ + entries_end_, shared, unshared, value_size);
-    if (p == nullptr || shared != 0 || unshared < min_key_size_) return Fail(offset);
-    key = std::string_view(p, unshared);
-    return true;
-  }
-
-  void SeekToRestart(std::uint32_t index) {
-    key_.clear();
-    next_ = RestartOffset(index);
-    valid_ = false;
-  }
-
-  // Decodes the entry at next_ into key_/value_. False at the end of the block or on damage.
-  bool ParseNext() {
-    if (next_ >= entries_end_) {
-      valid_ = false;
-      return false;
-    }
-    std::uint32_t shared, unshared, value_size;
-    const char* p =
-        DecodeEntryHeader(data_ + next_, data_ + entries_end_, shared, unshared, value_size);
-    if (p == nullptr || shared > key_.size() || shared + std::size_t{unshared} < min_key_size_) {
-      return Fail(next_);
-    }
-    key_.resize(shared);
-    key_.append(p, unshared);
-    value_ = std::string_view(p + unshared, value_size);
-    next_ = static_cast<std::uint32_t>(p + unshared + value_size - data_);
-    valid_ = true;
-    return true;
-  }
-
-  bool Fail(std::uint32_t offset) {
-    valid_ = false;
-    status_ = Status::Corruption(
-        fmt::format("{}: malformed entry at block offset {}", block_->where_.ToString(), offset));
-    return false;
-  }
-
-  std::shared_ptr<const Block> block_;
-  KeyComparator compare_;
-  const std::size_t min_key_size_;
-  const char* data_;
-  std::uint32_t entries_end_;
-  std::uint32_t next_ = 0;  // Offset of the entry after the current one.
-  bool valid_ = false;
-  std::string key_;
-  std::string_view value_;
-  Status status_;
+  const std::shared_ptr<const Block> block_;
+  BlockCursor cursor_;
 };
+
+}  // namespace
 
 std::unique_ptr<Iterator> Block::NewIterator(std::shared_ptr<const Block> block,
                                              KeyComparator compare, std::size_t min_key_size) {

@@ -1,5 +1,7 @@
 #include "phase2_storage/lsm/internal_key.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "common/check.h"
@@ -21,8 +23,15 @@ std::string MakeInternalKey(std::string_view user_key, SequenceNumber sequence, 
   return key;
 }
 
-std::uint64_t ExtractTrailer(std::string_view internal_key) {
-  return LoadFixed<std::uint64_t>(internal_key.data() + internal_key.size() - kTrailerSize);
+LookupKey::LookupKey(std::string_view user_key, SequenceNumber sequence)
+    : data_(inline_), size_(user_key.size() + kTrailerSize) {
+  KV_CHECK(sequence <= kMaxSequenceNumber, "sequence number over 56 bits");
+  if (size_ > kInline) {
+    heap_ = std::make_unique<char[]>(size_);
+    data_ = heap_.get();
+  }
+  if (!user_key.empty()) std::memcpy(data_, user_key.data(), user_key.size());
+  StoreFixed(data_ + user_key.size(), PackTrailer(sequence, kKindForSeek));
 }
 
 Result<ParsedInternalKey> ParseInternalKey(std::string_view internal_key) {
@@ -37,16 +46,6 @@ Result<ParsedInternalKey> ParseInternalKey(std::string_view internal_key) {
   }
   return ParsedInternalKey{ExtractUserKey(internal_key), trailer >> 8,
                            static_cast<EntryKind>(kind)};
-}
-
-int CompareInternalKeys(std::string_view a, std::string_view b) {
-  if (int c = CompareUserKeys(ExtractUserKey(a), ExtractUserKey(b)); c != 0) return c;
-  // Same user key: the larger trailer (newer sequence) sorts first.
-  const std::uint64_t ta = ExtractTrailer(a);
-  const std::uint64_t tb = ExtractTrailer(b);
-  if (ta > tb) return -1;
-  if (ta < tb) return 1;
-  return 0;
 }
 
 }  // namespace kv::storage::lsm

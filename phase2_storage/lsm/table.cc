@@ -8,9 +8,9 @@ namespace kv::storage::lsm {
 namespace {
 
 // The index entry's value is a block handle; a bad one is corruption of the index block.
-Result<BlockHandle> IndexHandle(const Iterator& index, const std::string& path,
+Result<BlockHandle> IndexHandle(std::string_view value, const std::string& path,
                                 const BlockHandle& index_block, std::uint64_t data_end) {
-  auto handle = DecodeBlockHandle(index.value());
+  auto handle = DecodeBlockHandle(value);
   // Written without sums so that huge values cannot wrap around and pass.
   if (!handle || handle->offset > data_end || handle->size > data_end - handle->offset ||
       data_end - handle->offset - handle->size < kBlockTrailerSize) {
@@ -20,80 +20,104 @@ Result<BlockHandle> IndexHandle(const Iterator& index, const std::string& path,
   return *handle;
 }
 
-// Index + data blocks: walks the index, and within each indexed data block its entries.
+}  // namespace
+
+// Index + data blocks: walks the index, and within each indexed data block its entries. Both
+// cursors live inside the iterator, so positioning it allocates nothing on a mapped table; Get
+// uses one on the stack.
 class TableIterator final : public Iterator {
  public:
-  TableIterator(const Table& table, std::shared_ptr<const Block> index, std::uint64_t data_end,
-                BlockHandle index_handle, bool fill_cache)
+  TableIterator(const Table& table, bool fill_cache)
       : table_(table),
         fill_cache_(fill_cache),
-        index_(Block::NewIterator(std::move(index), CompareInternalKeys, kTrailerSize)),
-        data_end_(data_end),
-        index_handle_(index_handle) {}
+        index_(CompareInternalKeys, kTrailerSize),
+        data_(CompareInternalKeys, kTrailerSize) {
+    index_.Reset(table_.index_->view(), &table_.index_->location());
+  }
 
-  bool Valid() const override { return data_ != nullptr && data_->Valid(); }
-  std::string_view key() const override { return data_->key(); }
-  std::string_view value() const override { return data_->value(); }
+  bool Valid() const override { return loaded_ && data_.Valid(); }
+  std::string_view key() const override { return data_.key(); }
+  std::string_view value() const override { return data_.value(); }
   Status status() const override {
     if (!status_.ok()) return status_;
-    if (!index_->status().ok()) return index_->status();
-    if (data_ != nullptr) return data_->status();
+    if (!index_.status().ok()) return index_.status();
+    if (loaded_) return data_.status();
     return Status::Ok();
   }
 
   void SeekToFirst() override {
-    index_->SeekToFirst();
+    index_.SeekToFirst();
     LoadBlock();
-    if (data_ != nullptr) data_->SeekToFirst();
+    if (loaded_) data_.SeekToFirst();
     SkipEmptyBlocks();
   }
   void Seek(std::string_view target) override {
-    index_->Seek(target);
+    index_.Seek(target);
     LoadBlock();
-    if (data_ != nullptr) data_->Seek(target);
+    if (loaded_) data_.Seek(target);
     SkipEmptyBlocks();
   }
   void Next() override {
-    data_->Next();
+    data_.Next();
     SkipEmptyBlocks();
   }
 
  private:
-  // Points data_ at the block the index iterator is on (nullptr past the last one or on error).
+  // Points data_ at the block the index cursor is on (nothing past the last one or on error).
   void LoadBlock() {
-    data_.reset();
-    if (!index_->Valid() || !status_.ok()) return;
-    auto handle = IndexHandle(*index_, table_.path(), index_handle_, data_end_);
+    loaded_ = false;
+    block_.reset();
+    if (!index_.Valid() || !status_.ok()) return;
+    const Table::File& file = *table_.file_;
+    auto handle = IndexHandle(index_.value(), file.path, table_.footer_.index, table_.data_end_);
     if (!handle) {
       status_ = handle.error();
       return;
     }
-    auto block = table_.ReadDataBlock(*handle, fill_cache_);
-    if (!block) {
-      status_ = block.error();
-      return;
+    if (file.is_mapped) {
+      // A view into the mapping, verified now; the table (and so the mapping) outlives us.
+      std::string unused;
+      auto contents = ReadBlock(*file.handle, file.path, *handle, unused);
+      if (!contents) {
+        status_ = contents.error();
+        return;
+      }
+      where_ = BlockLocation{&file.path, "data", handle->offset};
+      auto view = BlockView::Parse(*contents, where_);
+      if (!view) {
+        status_ = view.error();
+        return;
+      }
+      data_.Reset(*view, &where_);
+    } else {
+      auto block = table_.ReadDataBlock(*handle, fill_cache_);
+      if (!block) {
+        status_ = block.error();
+        return;
+      }
+      block_ = std::move(*block);
+      data_.Reset(block_->view(), &block_->location());
     }
-    data_ = Block::NewIterator(std::move(*block), CompareInternalKeys, kTrailerSize);
+    loaded_ = true;
   }
   // While the current block is exhausted (and healthy), moves on to the next one.
   void SkipEmptyBlocks() {
-    while (data_ != nullptr && !data_->Valid() && data_->status().ok()) {
-      index_->Next();
+    while (loaded_ && !data_.Valid() && data_.status().ok()) {
+      index_.Next();
       LoadBlock();
-      if (data_ != nullptr) data_->SeekToFirst();
+      if (loaded_) data_.SeekToFirst();
     }
   }
 
   const Table& table_;
   const bool fill_cache_;
-  std::unique_ptr<Iterator> index_;
-  std::unique_ptr<Iterator> data_;
-  const std::uint64_t data_end_;
-  const BlockHandle index_handle_;
+  BlockCursor index_;
+  BlockCursor data_;
+  bool loaded_ = false;                 // data_ is on a block.
+  std::shared_ptr<const Block> block_;  // That block, if it was read into memory (not mapped).
+  BlockLocation where_;                 // That block's location, if it is mapped.
   Status status_;
 };
-
-}  // namespace
 
 Result<std::unique_ptr<Table>> Table::Open(std::unique_ptr<RandomAccessFile> file, std::string path,
                                            std::uint64_t file_size, BlockCache* cache,
@@ -115,17 +139,24 @@ Result<std::unique_ptr<Table>> Table::Open(std::unique_ptr<RandomAccessFile> fil
     return Status::Corruption(fmt::format(
         "{}: the footer at offset {} points past the end of the table", path, footer_offset));
   }
-  KV_ASSIGN_OR_RETURN(std::string index_bytes, ReadBlock(*file, path, footer.index));
+  auto shared = std::make_shared<File>();
+  shared->path = std::move(path);
+  shared->is_mapped = file->mapped().has_value();
+  shared->handle = std::move(file);
+  const std::string& p = shared->path;
+  // The index and the filter are copied out of a mapping: they are used by every read for the
+  // table's whole life, so they are verified once and kept in memory that nothing can change.
+  KV_ASSIGN_OR_RETURN(std::string index_bytes, ReadBlock(*shared->handle, p, footer.index));
   KV_ASSIGN_OR_RETURN(
       std::shared_ptr<const Block> index,
-      Block::Parse(std::move(index_bytes), BlockLocation{std::make_shared<const std::string>(path),
-                                                         "index", footer.index.offset}));
+      Block::Parse(std::move(index_bytes),
+                   BlockLocation{&shared->path, "index", footer.index.offset}, shared));
   std::string filter;
   if (footer.filter.size > 0) {
-    KV_ASSIGN_OR_RETURN(filter, ReadBlock(*file, path, footer.filter));
+    KV_ASSIGN_OR_RETURN(filter, ReadBlock(*shared->handle, p, footer.filter));
   }
-  return std::unique_ptr<Table>(new Table(std::move(file), std::move(path), file_size, footer,
-                                          std::move(index), std::move(filter), cache, file_number));
+  return std::unique_ptr<Table>(new Table(std::move(shared), file_size, footer, std::move(index),
+                                          std::move(filter), cache, file_number));
 }
 
 Result<std::shared_ptr<const Block>> Table::ReadDataBlock(const BlockHandle& handle,
@@ -133,10 +164,10 @@ Result<std::shared_ptr<const Block>> Table::ReadDataBlock(const BlockHandle& han
   if (cache_ != nullptr) {
     if (auto block = cache_->Lookup(file_number_, handle.offset)) return block;
   }
-  KV_ASSIGN_OR_RETURN(std::string contents, ReadBlock(*file_, path_, handle));
-  KV_ASSIGN_OR_RETURN(std::shared_ptr<const Block> block,
-                      Block::Parse(std::move(contents), fmt::format("{} data block at offset {}",
-                                                                    path_, handle.offset)));
+  KV_ASSIGN_OR_RETURN(std::string contents, ReadBlock(*file_->handle, file_->path, handle));
+  KV_ASSIGN_OR_RETURN(
+      std::shared_ptr<const Block> block,
+      Block::Parse(std::move(contents), BlockLocation{&file_->path, "data", handle.offset}, file_));
   if (cache_ != nullptr && fill_cache) cache_->Insert(file_number_, handle.offset, block);
   return block;
 }
@@ -147,24 +178,22 @@ bool Table::MayContain(std::string_view user_key) const {
 
 Result<std::optional<TableEntry>> Table::Get(const LookupKey& lookup) const {
   if (!MayContain(lookup.user_key())) return std::nullopt;
-  auto it = NewIterator();
-  it->Seek(lookup.internal_key());
-  if (!it->Valid()) {
-    KV_RETURN_IF_ERROR(it->status());
+  TableIterator it(*this, /*fill_cache=*/true);
+  it.Seek(lookup.internal_key());
+  if (!it.Valid()) {
+    KV_RETURN_IF_ERROR(it.status());
     return std::nullopt;
   }
-  auto parsed = ParseInternalKey(it->key());
+  auto parsed = ParseInternalKey(it.key());
   if (!parsed) {
-    return Status::Corruption(fmt::format("{}: {}", path_, parsed.error().message()));
+    return Status::Corruption(fmt::format("{}: {}", path(), parsed.error().message()));
   }
   if (parsed->user_key != lookup.user_key()) return std::nullopt;
-  return TableEntry{parsed->kind, parsed->sequence, std::string(it->value())};
+  return TableEntry{parsed->kind, parsed->sequence, std::string(it.value())};
 }
 
 std::unique_ptr<Iterator> Table::NewIterator(bool fill_cache) const {
-  const std::uint64_t data_end =
-      footer_.filter.size > 0 ? footer_.filter.offset : footer_.index.offset;
-  return std::make_unique<TableIterator>(*this, index_, data_end, footer_.index, fill_cache);
+  return std::make_unique<TableIterator>(*this, fill_cache);
 }
 
 }  // namespace kv::storage::lsm

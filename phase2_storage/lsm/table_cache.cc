@@ -14,7 +14,9 @@ Result<std::shared_ptr<const Table>> TableCache::Find(const FileMeta& file) {
   // Opened outside the lock: two threads may both open a table; the second one's copy is used
   // once and dropped.
   const std::string path = JoinPath(dir_, TableFileName(file.number));
-  KV_ASSIGN_OR_RETURN(auto handle, fs_.NewRandomAccessFile(path));
+  // Mapped where the file system can (tables never change once written): a read is then a
+  // memory access. Table handles both kinds of handle.
+  KV_ASSIGN_OR_RETURN(auto handle, fs_.NewMappedFile(path));
   KV_ASSIGN_OR_RETURN(std::unique_ptr<Table> table,
                       Table::Open(std::move(handle), path, file.size, block_cache_, file.number));
   std::shared_ptr<const Table> shared = std::move(table);

@@ -2,7 +2,7 @@
 //
 // Opening a table reads its footer, index and filter, so each table is opened once and shared
 // by every reader until compaction deletes it (Evict). Tables are opened lazily, on the first
-// read that needs them.
+// read that needs them, with FileSystem::NewMappedFile (table.h says what a mapping changes).
 //
 // Thread safety: every method may be called from many threads at once.
 #pragma once

@@ -1,5 +1,7 @@
 #include "phase2_storage/lsm/table_format.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/crc32c.h"
@@ -66,40 +68,55 @@ void AppendBlockTrailer(std::string& dst, std::string_view contents) {
   AppendFixed32(dst, crc32c::Mask(crc32c::Value(contents)));
 }
 
-Result<std::string> ReadBlock(const RandomAccessFile& file, const std::string& path,
-                              const BlockHandle& handle) {
-  const std::uint64_t length = handle.size + kBlockTrailerSize;
+Result<std::string_view> ReadBlock(const RandomAccessFile& file, const std::string& path,
+                                   const BlockHandle& handle, std::string& scratch) {
   if (handle.size > (std::uint64_t{1} << 32)) {
     return Status::Corruption(
         fmt::format("{}: block at offset {} claims {} bytes", path, handle.offset, handle.size));
   }
-  // Not zero-filled first: every byte is either read or the block is rejected below.
-  std::string buf;
-  Status read_status;
-  std::size_t n = 0;
-  buf.resize_and_overwrite(length, [&](char* p, std::size_t) {
-    auto got = file.Read(handle.offset, std::span<char>(p, length));
-    if (!got) {
-      read_status = got.error();
-      return std::size_t{0};
-    }
-    n = *got;
-    return n;
-  });
-  KV_RETURN_IF_ERROR(read_status);
-  if (n != length) {
+  const std::uint64_t length = handle.size + kBlockTrailerSize;
+  std::string_view bytes;
+  if (const auto mapping = file.mapped()) {
+    const std::uint64_t available =
+        handle.offset < mapping->size() ? mapping->size() - handle.offset : 0;
+    bytes = mapping->substr(std::min<std::uint64_t>(handle.offset, mapping->size()),
+                            std::min(length, available));
+  } else {
+    // Not zero-filled first: every byte is either read or the block is rejected below.
+    Status read_status;
+    scratch.resize_and_overwrite(length, [&](char* p, std::size_t) {
+      auto got = file.Read(handle.offset, std::span<char>(p, length));
+      if (!got) {
+        read_status = got.error();
+        return std::size_t{0};
+      }
+      return *got;
+    });
+    KV_RETURN_IF_ERROR(read_status);
+    bytes = scratch;
+  }
+  if (bytes.size() != length) {
     return Status::Corruption(
         fmt::format("{}: block at offset {} of {} bytes runs past the end of "
                     "the file ({} bytes read)",
-                    path, handle.offset, length, n));
+                    path, handle.offset, length, bytes.size()));
   }
-  const std::uint32_t stored = crc32c::Unmask(LoadFixed<std::uint32_t>(buf.data() + handle.size));
-  buf.resize(handle.size);
-  if (stored != crc32c::Value(buf)) {
+  const std::string_view contents = bytes.substr(0, handle.size);
+  const std::uint32_t stored = crc32c::Unmask(LoadFixed<std::uint32_t>(bytes.data() + handle.size));
+  if (stored != crc32c::Value(contents)) {
     return Status::Corruption(fmt::format("{}: checksum mismatch in block at offset {} ({} bytes)",
                                           path, handle.offset, handle.size));
   }
-  return buf;
+  return contents;
+}
+
+Result<std::string> ReadBlock(const RandomAccessFile& file, const std::string& path,
+                              const BlockHandle& handle) {
+  std::string scratch;
+  KV_ASSIGN_OR_RETURN(std::string_view contents, ReadBlock(file, path, handle, scratch));
+  if (contents.data() != scratch.data()) return std::string(contents);
+  scratch.resize(contents.size());  // Drops the trailer.
+  return scratch;
 }
 
 }  // namespace kv::storage::lsm

@@ -56,6 +56,14 @@ void AppendBlockTrailer(std::string& dst, std::string_view contents);
 
 // Reads the block at `handle` and verifies its checksum. kCorruption naming `path` and the
 // block's offset if the bytes do not match, or if the block lies past the end of the file.
+//
+// Returns a view of the block's contents (without the trailer): into the file's mapping if it
+// has one (RandomAccessFile::mapped(), no copy), else into `scratch`, which it fills. The view
+// lives as long as the file handle, or as `scratch` is left alone. The checksum is verified on
+// every call, also over a mapping: bytes verified once are not assumed to stay the same.
+Result<std::string_view> ReadBlock(const RandomAccessFile& file, const std::string& path,
+                                   const BlockHandle& handle, std::string& scratch);
+// As above, into a string of its own.
 Result<std::string> ReadBlock(const RandomAccessFile& file, const std::string& path,
                               const BlockHandle& handle);
 

@@ -4,7 +4,9 @@
 //   * a file's bytes are durable up to its last successful Sync();
 //   * a directory's entries (creations, renames, removals) are durable as of its last SyncDir();
 //   * files already in the wrapped file system count as durable;
-//   * injected write/sync failures and crashes fail exactly the calls they name.
+//   * injected write/sync failures and crashes fail exactly the calls they name;
+//   * injected read failures and flipped bits reach the reader, which never gets a mapping that
+//     would go around them.
 #include "common/fault_file_system.h"
 
 #include <gtest/gtest.h>
@@ -643,6 +645,77 @@ RC_GTEST_PROP(FaultFsProperty, AppendsAndSyncs_PowerCutKeepsExactlyLastSyncedByt
   auto after = ReadFileToString(fs, "db/log");
   RC_ASSERT(after.has_value());
   RC_ASSERT(*after == synced);
+}
+
+// --- Read faults ---
+
+TEST_F(FaultFs, FailNthRead_FailsExactlyThatRead_LaterReadsSucceed) {
+  ASSERT_OK(WriteDurable(fs_, InDir("r"), "0123456789"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomAccessFile(InDir("r")));
+  const std::uint64_t before = fs_.read_count();
+  fs_.FailNth(FaultOp::kRead, 2, Status::IOError("bad sector"));
+  std::string buf(4, '?');
+  ASSERT_OK(file->Read(0, buf));
+  auto failed = file->Read(0, buf);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), StatusCode::kIOError);
+  EXPECT_NE(failed.error().message().find("bad sector"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(2, buf));
+  EXPECT_EQ(buf.substr(0, n), "2345");
+  EXPECT_EQ(fs_.read_count(), before + 3);
+}
+
+TEST_F(FaultFs, FlipBitOnRead_ReadsCoveringTheByteSeeItFlipped_FileUntouched) {
+  ASSERT_OK(WriteDurable(fs_, InDir("r"), "abcdefgh"));
+  ASSERT_OK(WriteDurable(fs_, InDir("other"), "abcdefgh"));
+  fs_.FlipBitOnRead(InDir("r"), 3, 1);  // 'd' (0x64) reads as 'f' (0x66).
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomAccessFile(InDir("r")));
+  std::string buf(8, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(0, buf));
+  EXPECT_EQ(buf.substr(0, n), "abcfefgh");
+  buf.assign(2, '?');
+  ASSERT_OK_AND_ASSIGN(n, file->Read(2, buf));
+  EXPECT_EQ(buf.substr(0, n), "cf");
+  ASSERT_OK_AND_ASSIGN(n, file->Read(4, buf));  // Does not cover byte 3.
+  EXPECT_EQ(buf.substr(0, n), "ef");
+  // Another file, and the bytes underneath, are untouched.
+  ASSERT_OK_AND_ASSIGN(auto other, fs_.NewRandomAccessFile(InDir("other")));
+  buf.assign(8, '?');
+  ASSERT_OK_AND_ASSIGN(n, other->Read(0, buf));
+  EXPECT_EQ(buf.substr(0, n), "abcdefgh");
+  ASSERT_OK_AND_ASSIGN(std::string underneath, ReadFileToString(*mem_, InDir("r")));
+  EXPECT_EQ(underneath, "abcdefgh");
+  fs_.ClearFaults();
+  buf.assign(8, '?');
+  ASSERT_OK_AND_ASSIGN(n, file->Read(0, buf));
+  EXPECT_EQ(buf.substr(0, n), "abcdefgh");
+}
+
+// A mapping would let a reader go around the read faults, so there is none; the wrapped file
+// system could map (MemFileSystem does).
+TEST_F(FaultFs, NewMappedFile_IsAPlainHandleSoReadFaultsApply) {
+  ASSERT_OK(WriteDurable(fs_, InDir("t"), "abcdefgh"));
+  ASSERT_OK_AND_ASSIGN(auto base_mapped, mem_->NewMappedFile(InDir("t")));
+  ASSERT_TRUE(base_mapped->mapped().has_value());
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewMappedFile(InDir("t")));
+  EXPECT_FALSE(file->mapped().has_value());
+  fs_.FlipBitOnRead(InDir("t"), 0, 0);
+  std::string buf(8, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(0, buf));
+  EXPECT_EQ(buf.substr(0, n), "`bcdefgh");
+  fs_.FailNth(FaultOp::kRead, 1, Status::IOError("bad sector"));
+  EXPECT_STATUS(file->Read(0, buf), StatusCode::kIOError);
+}
+
+TEST_F(FaultFs, PowerCut_ClearsReadFaults) {
+  ASSERT_OK(WriteDurable(fs_, InDir("r"), "abcd"));
+  fs_.FailNth(FaultOp::kRead, 1, Status::IOError("bad sector"));
+  fs_.FlipBitOnRead(InDir("r"), 0);
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomAccessFile(InDir("r")));
+  std::string buf(4, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(0, buf));
+  EXPECT_EQ(buf.substr(0, n), "abcd");
 }
 
 }  // namespace

@@ -175,6 +175,84 @@ TEST_P(FileSystemTest, Read_AtOffsets_ShortAtEndOfFileAndEmptyPastIt) {
   EXPECT_EQ(n, 0u);
 }
 
+// A mapped file is the file: mapped() holds exactly its bytes (both implementations map), and
+// Read() through the mapped handle behaves as on a plain one.
+TEST_P(FileSystemTest, NewMappedFile_MappingHoldsExactlyTheFileAndReadsAgree) {
+  const std::string path = Path("mapped");
+  std::string data;
+  for (int i = 0; i < 10000; ++i) data.push_back(static_cast<char>(i * 7 + (i >> 8)));
+  data.append(std::string("\0\xff", 2));
+  ASSERT_OK(WriteWholeFile(*fs_, path, data));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewMappedFile(path));
+  ASSERT_TRUE(file->mapped().has_value());
+  EXPECT_EQ(*file->mapped(), data);
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+  EXPECT_EQ(size, data.size());
+  std::string buf(100, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(5000, buf));
+  EXPECT_EQ(n, 100u);
+  EXPECT_EQ(buf, data.substr(5000, 100));
+  ASSERT_OK_AND_ASSIGN(n, file->Read(data.size() - 3, buf));
+  EXPECT_EQ(n, 3u);
+  ASSERT_OK_AND_ASSIGN(n, file->Read(data.size() + 10, buf));
+  EXPECT_EQ(n, 0u);
+  // A plain handle exposes no mapping.
+  ASSERT_OK_AND_ASSIGN(auto plain, fs_->NewRandomAccessFile(path));
+  EXPECT_FALSE(plain->mapped().has_value());
+}
+
+// The mapping outlives the file's name (a table being deleted while a reader holds it).
+TEST_P(FileSystemTest, NewMappedFile_RemovedWhileMapped_BytesStayReadable) {
+  const std::string path = Path("doomed");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "still here"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewMappedFile(path));
+  ASSERT_OK(fs_->RemoveFile(path));
+  ASSERT_TRUE(file->mapped().has_value());
+  EXPECT_EQ(*file->mapped(), "still here");
+}
+
+TEST_P(FileSystemTest, NewMappedFile_EmptyFileOpens_MissingIsNotFound) {
+  const std::string path = Path("empty");
+  ASSERT_OK(WriteWholeFile(*fs_, path, ""));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewMappedFile(path));
+  // Whether an empty file is "mapped" is up to the implementation; either way it holds nothing.
+  if (file->mapped()) {
+    EXPECT_TRUE(file->mapped()->empty());
+  }
+  std::string buf(4, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(0, buf));
+  EXPECT_EQ(n, 0u);
+  EXPECT_STATUS(fs_->NewMappedFile(Path("missing")), StatusCode::kNotFound);
+}
+
+TEST(PosixFileSystem, NewMappedFile_PastTheLimitOnMappings_FallsBackToReads) {
+  std::string templ = ::testing::TempDir() + "kv_mmap_limit_XXXXXX";
+  ASSERT_NE(::mkdtemp(templ.data()), nullptr) << "mkdtemp: " << std::strerror(errno);
+  auto fs = NewPosixFileSystem();
+  const std::string path = JoinPath(templ, "f");
+  ASSERT_OK(WriteWholeFile(*fs, path, "abc"));
+  std::vector<std::unique_ptr<RandomAccessFile>> files;
+  int mapped = 0;
+  for (int i = 0; i < 1001; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto file, fs->NewMappedFile(path));
+    mapped += file->mapped().has_value() ? 1 : 0;
+    files.push_back(std::move(file));
+  }
+  EXPECT_EQ(mapped, 1000);
+  EXPECT_FALSE(files.back()->mapped().has_value());
+  std::string buf(3, '?');
+  ASSERT_OK_AND_ASSIGN(std::size_t n, files.back()->Read(0, buf));
+  EXPECT_EQ(buf.substr(0, n), "abc");
+  // Closing a mapped file gives its slot back.
+  files.front().reset();
+  ASSERT_OK_AND_ASSIGN(auto again, fs->NewMappedFile(path));
+  EXPECT_TRUE(again->mapped().has_value());
+  files.clear();
+  again.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(templ, ec);
+}
+
 TEST_P(FileSystemTest, NewRandomAccessFile_MissingFile_IsNotFound) {
   EXPECT_STATUS(fs_->NewRandomAccessFile(Path("missing")), StatusCode::kNotFound);
 }

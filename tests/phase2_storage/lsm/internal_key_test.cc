@@ -181,6 +181,36 @@ TEST(InternalKey, CompareUserKeys_IsBytewiseUnsignedPrefixFirst) {
   EXPECT_EQ(CompareUserKeys(std::string_view("a\0", 2), "a"), 1);
 }
 
+// CompareUserKeys compares eight bytes at a time: check it against the standard library's
+// bytewise order on keys that share long prefixes and differ at every position, in bytes on
+// both sides of 0x80, with lengths around multiples of eight.
+RC_GTEST_PROP(InternalKeyProperty, CompareUserKeys_AgreesWithBytewiseOrder, ()) {
+  const auto prefix = *rc::gen::container<std::string>(
+      *rc::gen::inRange<std::size_t>(0, 40), rc::gen::element('a', '\x7f', '\x80', '\xff', '\0'));
+  const auto tail = [] {
+    return rc::gen::container<std::string>(
+        rc::gen::element('a', 'b', '\x7f', '\x80', '\xff', '\0'));
+  };
+  const std::string a = prefix + *tail();
+  const std::string b = prefix + *tail();
+  const int expected = a < b ? -1 : (a > b ? 1 : 0);
+  RC_ASSERT(CompareUserKeys(a, b) == expected);
+  RC_ASSERT(CompareUserKeys(b, a) == -expected);
+}
+
+TEST(InternalKey, CompareUserKeys_DifferenceInEveryByteOfAWord) {
+  for (std::size_t size : {7, 8, 9, 15, 16, 17, 24}) {
+    const std::string base(size, 'm');
+    for (std::size_t i = 0; i < size; ++i) {
+      std::string bigger = base;
+      bigger[i] = '\x90';  // Above 0x7f: a signed comparison would get it wrong.
+      EXPECT_EQ(CompareUserKeys(base, bigger), -1) << size << " " << i;
+      EXPECT_EQ(CompareUserKeys(bigger, base), 1) << size << " " << i;
+    }
+    EXPECT_EQ(CompareUserKeys(base, base + std::string(1, '\0')), -1);
+  }
+}
+
 // --- malformed keys ---
 
 TEST(InternalKey, ShorterThanTrailer_IsCorruption) {
@@ -225,6 +255,17 @@ TEST(LookupKey, HoldsUserKeyAndSeekTrailer) {
   EXPECT_EQ(parsed.user_key, "user");
   EXPECT_EQ(parsed.sequence, 77u);
   EXPECT_EQ(parsed.kind, EntryKind::kValue);
+}
+
+TEST(LookupKey, LongUserKey_HeldOutsideTheObject) {
+  const std::string user_key(300, 'k');
+  const LookupKey lookup(user_key, 5);
+  EXPECT_EQ(lookup.user_key(), user_key);
+  EXPECT_EQ(lookup.internal_key(), MakeInternalKey(user_key, 5, kKindForSeek));
+  const LookupKey boundary(std::string(56, 'b'), 6);  // 64 bytes with the trailer: inline.
+  EXPECT_EQ(boundary.internal_key(), MakeInternalKey(std::string(56, 'b'), 6, kKindForSeek));
+  const LookupKey empty("", 7);
+  EXPECT_EQ(empty.internal_key(), MakeInternalKey("", 7, kKindForSeek));
 }
 
 // The newest version of `user_key` with sequence <= `sequence` in `versions`, by a linear scan.

@@ -1,5 +1,7 @@
 // Tests of SSTables (phase2_storage/lsm/table_builder.h, table.h and table_format.h; the format
-// is docs/formats/sstable.md), written to and read from a MemFileSystem:
+// is docs/formats/sstable.md), written to and read from a MemFileSystem. Table reads data blocks
+// either with pread or from a mapping of the file; the property and the corruption tests run on
+// both (ReadPath):
 //   * model-based: random user keys with several versions each (random sequences, some
 //     tombstones) and random TableOptions (block size 64..4096, restart interval 1..16, bloom bits
 //     0 or 10) are built into a table and opened; a full scan equals the model in internal-key
@@ -19,6 +21,8 @@
 //     around 2^64) are kCorruption naming the file and the part that holds the bad value;
 //   * table_format.h on its own: ReadBlock's checksum and bounds, the footer's checksum over
 //     every bit, block handles;
+//   * the read faults of a FaultInjectionFileSystem (a wrong bit, a failed read) reach a table
+//     opened through the table cache, and are reported, never cached;
 //   * the bloom filter: Get of an absent key usually answers from the filter without reading
 //     (and so without noticing a damaged data block);
 //   * a table with no entries opens and iterates as empty; keys out of order abort the builder.
@@ -42,13 +46,16 @@
 
 #include "common/check.h"
 #include "common/encoding.h"
+#include "common/fault_file_system.h"
 #include "common/file_system.h"
 #include "common/mem_file_system.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/lsm/block.h"
 #include "phase2_storage/lsm/block_builder.h"
+#include "phase2_storage/lsm/block_cache.h"
 #include "phase2_storage/lsm/internal_key.h"
 #include "phase2_storage/lsm/table_builder.h"
+#include "phase2_storage/lsm/table_cache.h"
 #include "phase2_storage/lsm/table_format.h"
 
 namespace kv::storage::lsm {
@@ -137,11 +144,21 @@ Result<Built> WriteTable(FileSystem& fs, const std::string& path, const TableOpt
   return built;
 }
 
+// The two ways Table reads data blocks (table.h): with pread into memory, or from a mapping of
+// the file (MemFileSystem's NewMappedFile maps, so both run without a disk).
+enum class ReadPath { kPread, kMapped };
+constexpr ReadPath kReadPaths[] = {ReadPath::kPread, ReadPath::kMapped};
+const char* ReadPathName(ReadPath read) { return read == ReadPath::kMapped ? "mapped" : "pread"; }
+
 Result<std::unique_ptr<Table>> OpenTable(FileSystem& fs, const std::string& path,
-                                         std::optional<std::uint64_t> size = std::nullopt) {
+                                         std::optional<std::uint64_t> size = std::nullopt,
+                                         ReadPath read = ReadPath::kPread) {
   KV_ASSIGN_OR_RETURN(const std::uint64_t actual, fs.FileSize(path));
-  KV_ASSIGN_OR_RETURN(auto file, fs.NewRandomAccessFile(path));
-  return Table::Open(std::move(file), path, size.value_or(actual));
+  KV_ASSIGN_OR_RETURN(
+      auto file, read == ReadPath::kMapped ? fs.NewMappedFile(path) : fs.NewRandomAccessFile(path));
+  KV_ASSIGN_OR_RETURN(auto table, Table::Open(std::move(file), path, size.value_or(actual)));
+  KV_CHECK(table->mapped() == (read == ReadPath::kMapped), "the table reads the wrong way");
+  return table;
 }
 
 Status WriteWholeFile(FileSystem& fs, const std::string& path, std::string_view data) {
@@ -267,7 +284,9 @@ RC_GTEST_PROP(TableProperty, RandomVersionsAndOptions_ScanGetSeekMatchModel, ())
   RC_ASSERT(file_size.has_value());
   RC_ASSERT(built->file_size == *file_size);
 
-  auto table = OpenTable(*fs, path);
+  const ReadPath read = *rc::gen::element(ReadPath::kPread, ReadPath::kMapped);
+  RC_TAG(ReadPathName(read));
+  auto table = OpenTable(*fs, path, std::nullopt, read);
   RC_ASSERT(table.has_value());
   const Table& t = **table;
   RC_ASSERT(t.entries() == model.size());
@@ -459,72 +478,76 @@ TEST(TableCorruption, FlippedBitAtEveryOffset_CorruptionNamingFileAndOffsetNever
     }
   }
 
-  for (std::uint64_t offset = 0; offset < pristine.size(); ++offset) {
-    SCOPED_TRACE(
-        fmt::format("bit {} of byte {} (data ends at {}, filter at {}, index at {}, "
-                    "footer at {})",
-                    offset % 8, offset, data_end, layout.footer.filter.offset,
-                    layout.footer.index.offset, footer_offset));
-    std::string bad = pristine;
-    bad[offset] = static_cast<char>(bad[offset] ^ (1 << (offset % 8)));
-    ASSERT_OK(WriteWholeFile(*fs, path, bad));
-    auto table = OpenTable(*fs, path);
+  for (const ReadPath read : kReadPaths) {
+    SCOPED_TRACE(ReadPathName(read));
+    for (std::uint64_t offset = 0; offset < pristine.size(); ++offset) {
+      SCOPED_TRACE(
+          fmt::format("bit {} of byte {} (data ends at {}, filter at {}, index at {}, "
+                      "footer at {})",
+                      offset % 8, offset, data_end, layout.footer.filter.offset,
+                      layout.footer.index.offset, footer_offset));
+      std::string bad = pristine;
+      bad[offset] = static_cast<char>(bad[offset] ^ (1 << (offset % 8)));
+      ASSERT_OK(WriteWholeFile(*fs, path, bad));
+      auto table = OpenTable(*fs, path, std::nullopt, read);
 
-    if (offset >= data_end) {
-      // Filter, index or footer: Open reads them all and must refuse.
-      ASSERT_FALSE(table.has_value()) << "Open accepted a table damaged outside its data blocks";
-      const std::uint64_t part = offset >= footer_offset                ? footer_offset
-                                 : offset >= layout.footer.index.offset ? layout.footer.index.offset
-                                                                        : data_end;
-      ExpectCorruptionNaming(table.error(), part);
-      if (HasFailure()) break;
-      continue;
-    }
+      if (offset >= data_end) {
+        // Filter, index or footer: Open reads them all and must refuse.
+        ASSERT_FALSE(table.has_value()) << "Open accepted a table damaged outside its data blocks";
+        const std::uint64_t part = offset >= footer_offset ? footer_offset
+                                   : offset >= layout.footer.index.offset
+                                       ? layout.footer.index.offset
+                                       : data_end;
+        ExpectCorruptionNaming(table.error(), part);
+        if (HasFailure()) break;
+        continue;
+      }
 
-    // A data block: Open does not read it, so it succeeds; the reads that touch the block fail.
-    ASSERT_TRUE(table.has_value()) << table.error().ToString();
-    std::size_t damaged = 0;
-    while (offset >= layout.blocks[damaged].handle.offset + layout.blocks[damaged].handle.size +
-                         kBlockTrailerSize) {
-      ++damaged;
-    }
-    const std::uint64_t block_offset = layout.blocks[damaged].handle.offset;
+      // A data block: Open does not read it, so it succeeds; the reads that touch the block fail.
+      ASSERT_TRUE(table.has_value()) << table.error().ToString();
+      std::size_t damaged = 0;
+      while (offset >= layout.blocks[damaged].handle.offset + layout.blocks[damaged].handle.size +
+                           kBlockTrailerSize) {
+        ++damaged;
+      }
+      const std::uint64_t block_offset = layout.blocks[damaged].handle.offset;
 
-    // The scan yields every entry before the damaged block, then stops with the error.
-    auto it = (*table)->NewIterator();
-    std::vector<std::pair<std::string, std::string>> scanned;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      scanned.emplace_back(std::string(it->key()), std::string(it->value()));
-    }
-    EXPECT_EQ(scanned, Expected(model, first_entry[damaged]));
-    ExpectCorruptionNaming(it->status(), block_offset);
+      // The scan yields every entry before the damaged block, then stops with the error.
+      auto it = (*table)->NewIterator();
+      std::vector<std::pair<std::string, std::string>> scanned;
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        scanned.emplace_back(std::string(it->key()), std::string(it->value()));
+      }
+      EXPECT_EQ(scanned, Expected(model, first_entry[damaged]));
+      ExpectCorruptionNaming(it->status(), block_offset);
 
-    for (const Lookup& lookup : lookups) {
-      SCOPED_TRACE(fmt::format("Get({}, {})", lookup.user_key, lookup.sequence));
-      const LookupKey key(lookup.user_key, lookup.sequence);
-      const auto got = (*table)->Get(key);
-      const auto expected = ModelGet(model, lookup.user_key, lookup.sequence);
-      const bool present = std::ranges::any_of(
-          model, [&](const Version& v) { return v.user_key == lookup.user_key; });
-      if (block_of(key.internal_key()) == damaged && present) {
-        // The answer (or the proof there is none) is in the damaged block.
-        ASSERT_FALSE(got.has_value()) << "a read of the damaged block succeeded";
-        ExpectCorruptionNaming(got.error(), block_offset);
-      } else if (!got.has_value()) {
-        // An absent key the filter let through may land in the damaged block too.
-        EXPECT_FALSE(present);
-        EXPECT_EQ(block_of(key.internal_key()), damaged);
-        ExpectCorruptionNaming(got.error(), block_offset);
-      } else {
-        ASSERT_EQ(got->has_value(), expected.has_value());
-        if (expected) {
-          EXPECT_EQ((*got)->kind, expected->kind);
-          EXPECT_EQ((*got)->sequence, expected->sequence);
-          EXPECT_EQ((*got)->value, expected->value);
+      for (const Lookup& lookup : lookups) {
+        SCOPED_TRACE(fmt::format("Get({}, {})", lookup.user_key, lookup.sequence));
+        const LookupKey key(lookup.user_key, lookup.sequence);
+        const auto got = (*table)->Get(key);
+        const auto expected = ModelGet(model, lookup.user_key, lookup.sequence);
+        const bool present = std::ranges::any_of(
+            model, [&](const Version& v) { return v.user_key == lookup.user_key; });
+        if (block_of(key.internal_key()) == damaged && present) {
+          // The answer (or the proof there is none) is in the damaged block.
+          ASSERT_FALSE(got.has_value()) << "a read of the damaged block succeeded";
+          ExpectCorruptionNaming(got.error(), block_offset);
+        } else if (!got.has_value()) {
+          // An absent key the filter let through may land in the damaged block too.
+          EXPECT_FALSE(present);
+          EXPECT_EQ(block_of(key.internal_key()), damaged);
+          ExpectCorruptionNaming(got.error(), block_offset);
+        } else {
+          ASSERT_EQ(got->has_value(), expected.has_value());
+          if (expected) {
+            EXPECT_EQ((*got)->kind, expected->kind);
+            EXPECT_EQ((*got)->sequence, expected->sequence);
+            EXPECT_EQ((*got)->value, expected->value);
+          }
         }
       }
+      if (HasFailure()) break;
     }
-    if (HasFailure()) break;
   }
 }
 
@@ -533,20 +556,23 @@ TEST(TableCorruption, EveryTruncation_OpenIsCorruptionNamingFile) {
   const std::string path(kPath);
   ASSERT_OK(WriteTable(*fs, path, SmallOptions(), SmallModel()));
   ASSERT_OK_AND_ASSIGN(const std::string pristine, ReadFileToString(*fs, path));
-  for (std::size_t length = 0; length < pristine.size(); ++length) {
-    SCOPED_TRACE(length);
-    ASSERT_OK(WriteWholeFile(*fs, path, std::string_view(pristine).substr(0, length)));
-    // The file system's size, as after a crash that cut the file.
-    auto table = OpenTable(*fs, path);
-    ASSERT_FALSE(table.has_value());
-    EXPECT_EQ(table.error().code(), StatusCode::kCorruption) << table.error().ToString();
-    EXPECT_THAT(table.error().message(), HasSubstr(path));
-    // The size the manifest recorded before the file was cut.
-    auto stale = OpenTable(*fs, path, pristine.size());
-    ASSERT_FALSE(stale.has_value());
-    EXPECT_EQ(stale.error().code(), StatusCode::kCorruption) << stale.error().ToString();
-    EXPECT_THAT(stale.error().message(), HasSubstr(path));
-    if (HasFailure()) break;
+  for (const ReadPath read : kReadPaths) {
+    SCOPED_TRACE(ReadPathName(read));
+    for (std::size_t length = 0; length < pristine.size(); ++length) {
+      SCOPED_TRACE(length);
+      ASSERT_OK(WriteWholeFile(*fs, path, std::string_view(pristine).substr(0, length)));
+      // The file system's size, as after a crash that cut the file.
+      auto table = OpenTable(*fs, path, std::nullopt, read);
+      ASSERT_FALSE(table.has_value());
+      EXPECT_EQ(table.error().code(), StatusCode::kCorruption) << table.error().ToString();
+      EXPECT_THAT(table.error().message(), HasSubstr(path));
+      // The size the manifest recorded before the file was cut.
+      auto stale = OpenTable(*fs, path, pristine.size(), read);
+      ASSERT_FALSE(stale.has_value());
+      EXPECT_EQ(stale.error().code(), StatusCode::kCorruption) << stale.error().ToString();
+      EXPECT_THAT(stale.error().message(), HasSubstr(path));
+      if (HasFailure()) break;
+    }
   }
 }
 
@@ -590,41 +616,44 @@ TEST(TableCorruption, MalformedBlockWithValidChecksum_CorruptionNamingFileAndBlo
       // The block's iterator fails.
       {"first entry shares a prefix with nothing", 0, '\x01'},
   };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.what);
-    std::string bad_contents = contents;
-    bad_contents[c.pos] = c.byte;
-    std::string bad = pristine;
-    ReplaceBlock(bad, data, bad_contents);
-    ASSERT_OK(WriteWholeFile(*fs, path, bad));
-    ASSERT_OK_AND_ASSIGN(auto table, OpenTable(*fs, path));
-    auto it = table->NewIterator();
-    std::vector<std::pair<std::string, std::string>> scanned;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      scanned.emplace_back(std::string(it->key()), std::string(it->value()));
+  for (const ReadPath read : kReadPaths) {
+    SCOPED_TRACE(ReadPathName(read));
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.what);
+      std::string bad_contents = contents;
+      bad_contents[c.pos] = c.byte;
+      std::string bad = pristine;
+      ReplaceBlock(bad, data, bad_contents);
+      ASSERT_OK(WriteWholeFile(*fs, path, bad));
+      ASSERT_OK_AND_ASSIGN(auto table, OpenTable(*fs, path, std::nullopt, read));
+      auto it = table->NewIterator();
+      std::vector<std::pair<std::string, std::string>> scanned;
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        scanned.emplace_back(std::string(it->key()), std::string(it->value()));
+      }
+      EXPECT_EQ(scanned, Expected(model, begin));
+      ExpectCorruptionNaming(it->status(), data.offset);
+      // The first version in block 1 (newer versions of its key may end block 0).
+      const auto got = table->Get(LookupKey(model[begin].user_key, model[begin].sequence));
+      ASSERT_FALSE(got.has_value());
+      ExpectCorruptionNaming(got.error(), data.offset);
+      // Blocks before and after still answer.
+      ASSERT_OK_AND_ASSIGN(const auto first,
+                           table->Get(LookupKey(model.front().user_key, kMaxSequenceNumber)));
+      EXPECT_TRUE(first.has_value());
     }
-    EXPECT_EQ(scanned, Expected(model, begin));
-    ExpectCorruptionNaming(it->status(), data.offset);
-    // The first version in block 1 (newer versions of its key may end block 0).
-    const auto got = table->Get(LookupKey(model[begin].user_key, model[begin].sequence));
-    ASSERT_FALSE(got.has_value());
-    ExpectCorruptionNaming(got.error(), data.offset);
-    // Blocks before and after still answer.
-    ASSERT_OK_AND_ASSIGN(const auto first,
-                         table->Get(LookupKey(model.front().user_key, kMaxSequenceNumber)));
-    EXPECT_TRUE(first.has_value());
-  }
 
-  // The index block, malformed the same way: Open refuses.
-  const BlockHandle index = layout.footer.index;
-  std::string index_contents = pristine.substr(index.offset, index.size);
-  index_contents[index.size - 2] = '\x7f';
-  std::string bad = pristine;
-  ReplaceBlock(bad, index, index_contents);
-  ASSERT_OK(WriteWholeFile(*fs, path, bad));
-  auto table = OpenTable(*fs, path);
-  ASSERT_FALSE(table.has_value());
-  ExpectCorruptionNaming(table.error(), index.offset);
+    // The index block, malformed the same way: Open refuses.
+    const BlockHandle index = layout.footer.index;
+    std::string index_contents = pristine.substr(index.offset, index.size);
+    index_contents[index.size - 2] = '\x7f';
+    std::string bad = pristine;
+    ReplaceBlock(bad, index, index_contents);
+    ASSERT_OK(WriteWholeFile(*fs, path, bad));
+    auto table = OpenTable(*fs, path, std::nullopt, read);
+    ASSERT_FALSE(table.has_value());
+    ExpectCorruptionNaming(table.error(), index.offset);
+  }
 }
 
 // The small table, written and laid out, for tests that rewrite parts of it.
@@ -838,24 +867,27 @@ TEST(TableCorruption, DataBlockKeyWithoutTrailer_CorruptionNamingBlock) {
   const std::string good_key = MakeInternalKey("a", 5, EntryKind::kValue);
   ASSERT_OK(WriteHandmadeTable(*fs, path, {{good_key, "x"}, {"b", "y"}},
                                MakeInternalKey("z", 0, EntryKind::kDelete)));
-  ASSERT_OK_AND_ASSIGN(auto table, OpenTable(*fs, path));
+  for (const ReadPath read : kReadPaths) {
+    SCOPED_TRACE(ReadPathName(read));
+    ASSERT_OK_AND_ASSIGN(auto table, OpenTable(*fs, path, std::nullopt, read));
 
-  auto it = table->NewIterator();
-  std::vector<std::string> keys;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.emplace_back(it->key());
-  EXPECT_EQ(keys, std::vector<std::string>{good_key});
-  ExpectCorruptionNaming(it->status(), 0);
+    auto it = table->NewIterator();
+    std::vector<std::string> keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.emplace_back(it->key());
+    EXPECT_EQ(keys, std::vector<std::string>{good_key});
+    ExpectCorruptionNaming(it->status(), 0);
 
-  // A lookup either finds "a"@5 before reaching the bad key, or reports the block.
-  for (const LookupKey& lookup : {LookupKey("a", 9), LookupKey("b", 9), LookupKey("b", 0)}) {
-    SCOPED_TRACE(lookup.user_key());
-    const auto got = table->Get(lookup);
-    if (got.has_value()) {
-      EXPECT_EQ(lookup.user_key(), "a");
-      ASSERT_TRUE(got->has_value());
-      EXPECT_EQ((*got)->value, "x");
-    } else {
-      ExpectCorruptionNaming(got.error(), 0);
+    // A lookup either finds "a"@5 before reaching the bad key, or reports the block.
+    for (const LookupKey& lookup : {LookupKey("a", 9), LookupKey("b", 9), LookupKey("b", 0)}) {
+      SCOPED_TRACE(lookup.user_key());
+      const auto got = table->Get(lookup);
+      if (got.has_value()) {
+        EXPECT_EQ(lookup.user_key(), "a");
+        ASSERT_TRUE(got->has_value());
+        EXPECT_EQ((*got)->value, "x");
+      } else {
+        ExpectCorruptionNaming(got.error(), 0);
+      }
     }
   }
 }
@@ -884,6 +916,64 @@ TEST(TableCorruption, NotATable_OpenIsCorruptionNamingFooterOffset) {
   auto table = OpenTable(*fs, path);
   ASSERT_FALSE(table.has_value());
   ExpectCorruptionNaming(table.error(), 1000 - kFooterSize);
+}
+
+// --- read faults below the table ---
+
+// The table cache opens tables with NewMappedFile. On a FaultInjectionFileSystem that is a plain
+// handle, so a byte the disk returns wrong, or a read the disk fails, reaches the table's read
+// path: the one lookup that needs that block fails (kCorruption naming the file and the block,
+// or the disk's kIOError), everything else answers, and nothing wrong is cached.
+TEST(TableReadFaults, ThroughTheTableCache_WrongByteIsCorruptionFailedReadIsIOError) {
+  auto mem = NewFsWithDir();
+  FaultInjectionFileSystem fault(*mem);
+  const std::string path(kPath);
+  const std::vector<Version> model = SmallModel();
+  ASSERT_OK_AND_ASSIGN(const Built built, WriteTable(fault, path, SmallOptions(), model));
+  ASSERT_OK_AND_ASSIGN(const Layout layout, ReadLayout(*mem, path));
+  ASSERT_GE(layout.blocks.size(), 4u);
+  BlockCache cache(1 << 20);
+  TableCache tables(fault, std::string(kDir), &cache);
+  const FileMeta meta{123, built.file_size, built.smallest, built.largest, built.entries};
+  ASSERT_OK_AND_ASSIGN(auto table, tables.Find(meta));
+  EXPECT_FALSE(table->mapped()) << "a mapping would go around the injected faults";
+  // The first model entry of data block b.
+  auto first_of = [&](std::size_t b) -> const Version& {
+    std::size_t i = 0;
+    while (b > 0 &&
+           CompareInternalKeys(model[i].InternalKey(), layout.blocks[b - 1].last_key) <= 0) {
+      ++i;
+    }
+    return model[i];
+  };
+  auto get = [&](const Version& v) { return table->Get(LookupKey(v.user_key, v.sequence)); };
+
+  // A wrong bit in data block 2, as the disk hands it out.
+  const std::uint64_t damaged = layout.blocks[2].handle.offset;
+  fault.FlipBitOnRead(path, damaged + 10, 3);
+  const auto bad = get(first_of(2));
+  ASSERT_FALSE(bad.has_value());
+  ExpectCorruptionNaming(bad.error(), damaged);
+  ASSERT_OK_AND_ASSIGN(const auto good, get(first_of(0)));
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(good->value, first_of(0).value);
+  auto it = table->NewIterator();
+  std::size_t scanned = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++scanned;
+  EXPECT_LT(scanned, model.size());
+  ExpectCorruptionNaming(it->status(), damaged);
+  // The disk reads right again: the block was not cached while damaged.
+  fault.ClearFaults();
+  ASSERT_OK_AND_ASSIGN(const auto healed, get(first_of(2)));
+  ASSERT_TRUE(healed.has_value());
+  EXPECT_EQ(healed->value, first_of(2).value);
+
+  // The next read fails (block 3 was never read, so it is not in the cache).
+  fault.FailNth(FaultOp::kRead, 1, Status::IOError("injected: bad sector"));
+  EXPECT_STATUS(get(first_of(3)), StatusCode::kIOError);
+  ASSERT_OK_AND_ASSIGN(const auto retried, get(first_of(3)));
+  ASSERT_TRUE(retried.has_value());
+  EXPECT_EQ(retried->value, first_of(3).value);
 }
 
 // --- the bloom filter ---

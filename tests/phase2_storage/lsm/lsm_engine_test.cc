@@ -236,9 +236,11 @@ TEST(LsmEngine, SizeTiered_FullMerge_DropsTombstonesAndOldVersions_ButKeepsSnaps
             (std::map<std::string, std::string>{{"a", "2"}, {"c", "1"}, {"d", "1"}, {"e", "1"}}));
 }
 
-// A compaction pauses to flush a waiting memtable (into level 0 only), so writers do not stall
-// for a whole compaction. Random keys over a tree several levels deep, in both styles: every
-// flush made in the middle of a compaction must leave the levels valid and lose nothing.
+// With the background thread, flushes may happen in the middle of compactions (how many depends
+// on timing: a fast machine may finish every compaction before a memtable fills, so the count is
+// recorded, not required; FlushDuringCompaction_IntoTheGapBetweenInputs_StaysInLevel0 makes one
+// happen on purpose). Random keys over a tree several levels deep, in both styles: whatever the
+// interleaving, the levels stay valid and nothing is lost.
 TEST(LsmEngine, BackgroundWork_FlushesDuringCompactions_LevelsValidAllReadBack) {
   for (const auto style :
        {LsmOptions::CompactionStyle::kLeveled, LsmOptions::CompactionStyle::kSizeTiered}) {
@@ -263,7 +265,10 @@ TEST(LsmEngine, BackgroundWork_FlushesDuringCompactions_LevelsValidAllReadBack) 
     }
     ASSERT_OK(engine->WaitForIdle());
     ASSERT_OK(engine->CheckInvariants());
-    EXPECT_GT(engine->stats().flushes_during_compactions, 0u) << engine->DescribeState();
+    RecordProperty(style == LsmOptions::CompactionStyle::kLeveled
+                       ? "leveled_flushes_during_compactions"
+                       : "tiered_flushes_during_compactions",
+                   static_cast<int>(engine->stats().flushes_during_compactions));
     for (const auto& [k, v] : model) EXPECT_EQ(engine->Get({}, k).value_or("<missing>"), v) << k;
   }
 }

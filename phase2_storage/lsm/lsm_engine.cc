@@ -848,9 +848,9 @@ LsmEngine::ReadView LsmEngine::AcquireReadView(const ReadOptions& options) const
 Result<std::string> LsmEngine::Get(const ReadOptions& options, std::string_view key) const {
   const auto [seq, mem, imm, version] = AcquireReadView(options);
   const LookupKey lookup(key, seq);
-  auto answer = [&](const TableEntry& e) -> Result<std::string> {
+  auto answer = [&](TableEntry& e) -> Result<std::string> {
     if (e.kind == EntryKind::kDelete) return Status::NotFound(std::string(key));
-    return e.value;
+    return std::move(e.value);  // The entry is ours: no second copy of the value.
   };
   if (auto e = mem->Get(lookup)) return answer(*e);
   if (imm != nullptr) {
@@ -896,12 +896,17 @@ std::unique_ptr<Iterator> LsmEngine::NewIterator(const ReadOptions& options) con
     children.push_back(imm->NewIterator());
     pins.push_back(imm);
   }
-  for (const auto& f : version->files(0)) {
-    children.push_back(NewLevelIterator(table_cache_, {f}, options.fill_cache));
+  // Each level-0 table is a run of its own; each deeper level is one run. The version owns the
+  // lists the level iterators walk.
+  const Version::Files& level0 = version->files(0);
+  for (std::size_t i = 0; i < level0.size(); ++i) {
+    children.push_back(
+        NewLevelIterator(table_cache_, version, std::span(&level0[i], 1), options.fill_cache));
   }
   for (int level = 1; level < kNumLevels; ++level) {
     if (version->files(level).empty()) continue;
-    children.push_back(NewLevelIterator(table_cache_, version->files(level), options.fill_cache));
+    children.push_back(
+        NewLevelIterator(table_cache_, version, version->files(level), options.fill_cache));
   }
   return NewDbIterator(NewMergingIterator(std::move(children), CompareInternalKeys), seq,
                        std::move(pins));

@@ -36,9 +36,9 @@ namespace {
 
 class LevelIterator final : public Iterator {
  public:
-  LevelIterator(TableCache& cache, std::vector<std::shared_ptr<const FileMeta>> files,
-                bool fill_cache)
-      : cache_(cache), files_(std::move(files)), fill_cache_(fill_cache) {}
+  LevelIterator(TableCache& cache, std::shared_ptr<const void> owner,
+                std::span<const std::shared_ptr<const FileMeta>> files, bool fill_cache)
+      : cache_(cache), owner_(std::move(owner)), files_(files), fill_cache_(fill_cache) {}
 
   bool Valid() const override { return current_ != nullptr && current_->Valid(); }
   std::string_view key() const override { return current_->key(); }
@@ -89,7 +89,8 @@ class LevelIterator final : public Iterator {
   }
 
   TableCache& cache_;
-  const std::vector<std::shared_ptr<const FileMeta>> files_;
+  const std::shared_ptr<const void> owner_;  // Keeps files_ alive.
+  const std::span<const std::shared_ptr<const FileMeta>> files_;
   const bool fill_cache_;
   std::size_t index_ = 0;
   std::shared_ptr<const Table> table_;  // Keeps the table open while current_ reads it.
@@ -99,10 +100,10 @@ class LevelIterator final : public Iterator {
 
 }  // namespace
 
-std::unique_ptr<Iterator> NewLevelIterator(TableCache& cache,
-                                           std::vector<std::shared_ptr<const FileMeta>> files,
+std::unique_ptr<Iterator> NewLevelIterator(TableCache& cache, std::shared_ptr<const void> owner,
+                                           std::span<const std::shared_ptr<const FileMeta>> files,
                                            bool fill_cache) {
-  return std::make_unique<LevelIterator>(cache, std::move(files), fill_cache);
+  return std::make_unique<LevelIterator>(cache, std::move(owner), files, fill_cache);
 }
 
 }  // namespace kv::storage::lsm

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -41,9 +42,11 @@ class TableCache {
 
 // An iterator over the internal keys of a sorted, disjoint run of tables (one level >= 1): it
 // opens each table only when the iteration reaches it, so a scan of a level with hundreds of
-// files holds one of them open at a time.
-std::unique_ptr<Iterator> NewLevelIterator(TableCache& cache,
-                                           std::vector<std::shared_ptr<const FileMeta>> files,
+// files holds one of them open at a time. `files` is not copied (a seek builds one of these per
+// level, and copying hundreds of shared pointers each time showed in the profile): `owner`, the
+// version holding them, keeps them alive for the iterator's lifetime.
+std::unique_ptr<Iterator> NewLevelIterator(TableCache& cache, std::shared_ptr<const void> owner,
+                                           std::span<const std::shared_ptr<const FileMeta>> files,
                                            bool fill_cache);
 
 }  // namespace kv::storage::lsm

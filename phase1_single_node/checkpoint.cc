@@ -67,8 +67,17 @@ Status WriteCheckpoint(FileSystem& fs, const std::string& dir, const VersionedEn
 
 Result<CheckpointInfo> ReadCheckpoint(
     FileSystem& fs, const std::string& path,
+    const std::function<Status(const CheckpointInfo&)>& on_header,
     const std::function<Status(std::string_view, std::string_view)>& fn) {
-  KV_ASSIGN_OR_RETURN(std::string data, ReadFileToString(fs, path));
+  KV_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> file, fs.NewMappedFile(path));
+  std::string copy;  // The file's bytes, when the file system does not map it.
+  std::string_view data;
+  if (auto mapped = file->mapped()) {
+    data = *mapped;
+  } else {
+    KV_ASSIGN_OR_RETURN(copy, ReadFileToString(fs, path));
+    data = copy;
+  }
   RecordReader reader(data, path);
   CheckpointInfo info;
   bool header = false;
@@ -97,6 +106,7 @@ Result<CheckpointInfo> ReadCheckpoint(
       info.ts = *ts;
       info.first_segment = *seg;
       header = true;
+      KV_RETURN_IF_ERROR(on_header(info));
       continue;
     }
     if (type == static_cast<std::uint8_t>(CheckpointRecord::kEntries)) {

@@ -33,10 +33,15 @@ struct CheckpointInfo {
 Status WriteCheckpoint(FileSystem& fs, const std::string& dir, const VersionedEngine& engine,
                        Timestamp ts, std::uint64_t first_segment);
 
-// Reads a checkpoint, calling `fn(key, value)` for each entry. kCorruption naming the file and
-// offset if any part of it is damaged or missing (including its footer).
+// Reads a checkpoint: `on_header(info)` once its header has been read (info.ts and
+// info.first_segment set, info.entries 0), then `fn(key, value)` for each entry. kCorruption
+// naming the file and offset if any part of it is damaged or missing (including its footer);
+// entries before the damage have been passed to `fn` by then. The file is memory-mapped where
+// the file system can (a checkpoint is never changed once it has its name), so a checkpoint
+// larger than memory is read through the page cache rather than copied onto the heap.
 Result<CheckpointInfo> ReadCheckpoint(
     FileSystem& fs, const std::string& path,
+    const std::function<Status(const CheckpointInfo& header)>& on_header,
     const std::function<Status(std::string_view key, std::string_view value)>& fn);
 
 }  // namespace kv::phase1

@@ -73,21 +73,34 @@ Status Store::Recover() {
   Timestamp checkpoint_ts = 0;
   if (!checkpoints.empty()) {
     recovery_.checkpoint_file = JoinPath(dir_, CheckpointName(checkpoints.back()));
-    // The entries are applied once the header has given their timestamp.
+    // The entries go to the engine in chunks, all at the checkpoint's timestamp (each key once),
+    // so that opening a store needs memory for one chunk, not for the whole checkpoint: on an
+    // engine that keeps its data on disk (phase 2), the store may be larger than memory.
+    constexpr std::size_t kApplyChunk = 4096;
     std::vector<Write> batch;
+    auto apply_batch = [&]() -> Status {
+      Status s = batch.empty() ? Status::Ok() : engine_->Apply(batch, checkpoint_ts);
+      batch.clear();
+      return s;
+    };
     KV_ASSIGN_OR_RETURN(
         recovery_.checkpoint,
-        ReadCheckpoint(fs_, recovery_.checkpoint_file, [&](std::string_view k, std::string_view v) {
-          batch.push_back(Write{std::string(k), std::string(v)});
-          return Status::Ok();
-        }));
-    checkpoint_ts = recovery_.checkpoint.ts;
+        ReadCheckpoint(
+            fs_, recovery_.checkpoint_file,
+            [&](const CheckpointInfo& header) {
+              checkpoint_ts = header.ts;
+              return Status::Ok();
+            },
+            [&](std::string_view k, std::string_view v) {
+              if (checkpoint_ts == 0) {
+                return Status::Corruption(fmt::format("{}: checkpoint with entries has timestamp 0",
+                                                      recovery_.checkpoint_file));
+              }
+              batch.push_back(Write{std::string(k), std::string(v)});
+              return batch.size() >= kApplyChunk ? apply_batch() : Status::Ok();
+            }));
+    KV_RETURN_IF_ERROR(apply_batch());
     first_segment = recovery_.checkpoint.first_segment;
-    if (checkpoint_ts == 0 && !batch.empty()) {
-      return Status::Corruption(
-          fmt::format("{}: checkpoint with entries has timestamp 0", recovery_.checkpoint_file));
-    }
-    if (!batch.empty()) KV_RETURN_IF_ERROR(engine_->Apply(batch, checkpoint_ts));
     if (first_segment != checkpoints.back()) {
       return Status::Corruption(fmt::format("{}: names segment {} but says {}",
                                             recovery_.checkpoint_file, checkpoints.back(),

@@ -54,7 +54,9 @@ class VersionedEngine {
   virtual Result<Timestamp> LatestVersion(std::string_view key) const = 0;
   // Adds one version per write, all stamped `commit_ts`. May move the values out of `writes`
   // (recovery applies millions; a copy each doubled its cost); the keys are left intact.
-  // REQUIRES: commit_ts is greater than every timestamp applied before.
+  // REQUIRES: commit_ts is at least every timestamp applied before, and no key gets two versions
+  // with one timestamp. (Commits have increasing timestamps; recovery applies a checkpoint in
+  // chunks that all carry the checkpoint's timestamp, each key once.)
   virtual Status Apply(std::span<Write> writes, Timestamp commit_ts) = 0;
   // Garbage collection: drops the versions of `key` that no reader at a timestamp >= `watermark`
   // can see (all but the newest one <= watermark; that one too if it is a tombstone).

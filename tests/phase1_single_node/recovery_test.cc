@@ -38,6 +38,7 @@
 #include "common/random.h"
 #include "common/testing/status_matchers.h"
 #include "phase1_single_node/file_names.h"
+#include "phase1_single_node/mem_engine.h"
 #include "phase1_single_node/record_log.h"
 
 namespace kv::phase1 {
@@ -387,6 +388,76 @@ TEST(Recovery, CheckpointOfSeveralBatches_EveryEntryRecovered) {
   EXPECT_EQ(store->recovery_report().wal.transactions, 0u);
   ASSERT_OK_AND_ASSIGN(State state, ReadState(*store, keys));
   EXPECT_EQ(state, model);
+}
+
+// A hash-table engine that records the size of every Apply batch.
+class BatchRecordingEngine final : public VersionedEngine {
+ public:
+  explicit BatchRecordingEngine(std::shared_ptr<std::vector<std::size_t>> batches)
+      : batches_(std::move(batches)), engine_(NewMemVersionedEngine()) {}
+  Result<std::optional<std::string>> Get(std::string_view key, Timestamp read_ts) const override {
+    return engine_->Get(key, read_ts);
+  }
+  Result<Timestamp> LatestVersion(std::string_view key) const override {
+    return engine_->LatestVersion(key);
+  }
+  Status Apply(std::span<Write> writes, Timestamp commit_ts) override {
+    batches_->push_back(writes.size());
+    return engine_->Apply(writes, commit_ts);
+  }
+  void Prune(std::string_view key, Timestamp watermark) override { engine_->Prune(key, watermark); }
+  void PruneAll(Timestamp watermark) override { engine_->PruneAll(watermark); }
+  Status ForEachVisible(
+      Timestamp read_ts,
+      const std::function<Status(std::string_view, std::string_view)>& fn) const override {
+    return engine_->ForEachVisible(read_ts, fn);
+  }
+  Status Scan(std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
+              const std::function<Status(std::string_view, std::string_view)>& fn) const override {
+    return engine_->Scan(start, end, read_ts, limit, fn);
+  }
+  EngineStats stats() const override { return engine_->stats(); }
+
+ private:
+  std::shared_ptr<std::vector<std::size_t>> batches_;
+  std::unique_ptr<VersionedEngine> engine_;
+};
+
+// Recovery hands a checkpoint to the engine in bounded chunks, not as one batch: opening a store
+// must not need memory for its whole contents (phase 2 engines keep them on disk).
+TEST(Recovery, LargeCheckpoint_AppliedInChunksOfAtMost4096_EveryEntryRecovered) {
+  auto fs = NewMemFileSystem();
+  constexpr int kKeys = 10'000;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir)));
+    for (int first = 0; first < kKeys; first += 1000) {
+      auto t = store->Begin();
+      for (int i = first; i < first + 1000; ++i) {
+        ASSERT_OK(t.Put(fmt::format("key{:05}", i), fmt::format("value{}", i)));
+      }
+      ASSERT_OK(t.Commit());
+    }
+    ASSERT_OK(store->Checkpoint());
+  }
+  auto batches = std::make_shared<std::vector<std::size_t>>();
+  StoreOptions options;
+  options.engine_factory = [batches] { return std::make_unique<BatchRecordingEngine>(batches); };
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir), options));
+  EXPECT_EQ(store->recovery_report().checkpoint.entries, static_cast<std::uint64_t>(kKeys));
+  ASSERT_GE(batches->size(), 3u) << "10,000 entries in chunks of at most 4096";
+  std::size_t total = 0;
+  for (std::size_t b : *batches) {
+    EXPECT_LE(b, 4096u);
+    total += b;
+  }
+  EXPECT_EQ(total, static_cast<std::size_t>(kKeys));
+  auto t = store->Begin();
+  for (int i = 0; i < kKeys; i += 997) {
+    ASSERT_OK_AND_ASSIGN(auto got, t.Get(fmt::format("key{:05}", i)));
+    EXPECT_EQ(got.value_or("<missing>"), fmt::format("value{}", i));
+  }
+  ASSERT_OK_AND_ASSIGN(auto all, t.Scan("", "", 0));
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kKeys));
 }
 
 // A checkpoint whose I/O fails at any of its sync points (rotation, the file, its rename, the

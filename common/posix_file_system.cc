@@ -185,14 +185,8 @@ class PosixFileSystem final : public FileSystem {
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("open", path);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      Status s = Errno("fstat", path);
-      ::close(fd);
-      return s;
-    }
-    return std::unique_ptr<WritableFile>(
-        std::make_unique<PosixWritableFile>(path, fd, static_cast<std::uint64_t>(st.st_size)));
+    KV_ASSIGN_OR_RETURN(std::uint64_t size, SizeOrClose(fd, path));
+    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, size));
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
@@ -204,13 +198,8 @@ class PosixFileSystem final : public FileSystem {
   Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("open", path);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      Status s = Errno("fstat", path);
-      ::close(fd);
-      return s;
-    }
-    const auto size = static_cast<std::size_t>(st.st_size);
+    KV_ASSIGN_OR_RETURN(const std::uint64_t file_size, SizeOrClose(fd, path));
+    const auto size = static_cast<std::size_t>(file_size);
     // An empty file cannot be mapped; past the limit, or if mmap fails (address space, the
     // kernel's limit on mappings), the file is read with pread instead.
     if (size > 0 && mapping_slots_->fetch_sub(1, std::memory_order_relaxed) > 0) {
@@ -320,6 +309,17 @@ class PosixFileSystem final : public FileSystem {
   }
 
  private:
+  // The size of the open file `fd`; on failure, closes it and names `path` in the error.
+  static Result<std::uint64_t> SizeOrClose(int fd, const std::string& path) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      Status s = Errno("fstat", path);
+      ::close(fd);
+      return s;
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
   // At most this many files mapped at once (LevelDB's limit on 64-bit hosts); none on 32-bit
   // hosts, where address space is scarce. Shared with the mapped files, which give their slot
   // back when they close, even after this object is gone.

@@ -273,22 +273,27 @@ Status LsmEngine::MakeRoomForWrite(std::unique_lock<std::mutex>& lock) {
       stall();
       continue;
     }
-    // Switch memtables. The rotation waits for every earlier write, so each write in imm_ is in
-    // the log (or failed) by the time a flush reads it. The old segment is not synced: its
-    // table will be, and once the table is in the manifest the segment is deleted, usually
-    // before the OS has written it back at all (that is a third of what a fill writes to disk
-    // otherwise). A sync write or Sync() before then syncs it first (WalWriter::OldSegment).
-    auto segment = wal_->Rotate(phase1::WalWriter::OldSegment::kSyncLater);
-    if (!segment) {
-      background_error_ = segment.error();
-      return segment.error();
-    }
-    imm_ = std::move(mem_);
-    has_imm_.store(true);
-    imm_log_end_ = *segment;
-    mem_ = std::make_shared<MemTable>(++memtable_seed_);
+    KV_RETURN_IF_ERROR(SwitchMemtable());
     background_cv_.notify_one();
   }
+}
+
+Status LsmEngine::SwitchMemtable() {
+  // The rotation waits for every earlier write, so each write in imm_ is in the log (or failed)
+  // by the time a flush reads it. The old segment is not synced: its table will be, and once the
+  // table is in the manifest the segment is deleted, usually before the OS has written it back
+  // at all (that is a third of what a fill writes to disk otherwise). A sync write or Sync()
+  // before then syncs it first (WalWriter::OldSegment).
+  auto segment = wal_->Rotate(phase1::WalWriter::OldSegment::kSyncLater);
+  if (!segment) {
+    background_error_ = segment.error();
+    return segment.error();
+  }
+  imm_ = std::move(mem_);
+  has_imm_.store(true);
+  imm_log_end_ = *segment;
+  mem_ = std::make_shared<MemTable>(++memtable_seed_);
+  return Status::Ok();
 }
 
 Status LsmEngine::Sync() { return wal_->Sync(); }
@@ -307,15 +312,7 @@ Status LsmEngine::Flush() {
     KV_RETURN_IF_ERROR(background_error_);
   }
   if (mem_->empty()) return Status::Ok();
-  auto segment = wal_->Rotate(phase1::WalWriter::OldSegment::kSyncLater);
-  if (!segment) {
-    background_error_ = segment.error();
-    return segment.error();
-  }
-  imm_ = std::move(mem_);
-  has_imm_.store(true);
-  imm_log_end_ = *segment;
-  mem_ = std::make_shared<MemTable>(++memtable_seed_);
+  KV_RETURN_IF_ERROR(SwitchMemtable());
   if (!options_.background_work) {
     while (imm_ != nullptr) {
       KV_RETURN_IF_ERROR(FlushInline(lock));
@@ -637,7 +634,6 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
   const Version::Files* grandparents =
       !tiered && out_level + 1 < kNumLevels ? &c.version->files(out_level + 1) : nullptr;
   std::size_t grandparent = 0;  // The first grandparent not wholly before the current key.
-  bool crossed_boundary = false;
   for (merged->SeekToFirst(); merged->Valid() && s.ok(); merged->Next()) {
     // A full memtable waiting for its flush stalls every writer, and a compaction deep in the
     // tree can take seconds: flush it now, between two entries (LevelDB does the same). Into
@@ -679,7 +675,7 @@ Status LsmEngine::RunCompaction(Compaction& c, std::unique_lock<std::mutex>& loc
     // >= 1 keep disjoint user-key ranges.
     // A size tier's output is one run, one table: cut into pieces, it would look like several
     // small runs and be merged again at once.
-    crossed_boundary = false;
+    bool crossed_boundary = false;
     if (grandparents != nullptr) {
       while (grandparent < grandparents->size() &&
              CompareUserKeys(parsed->user_key, UserKeyOf((*grandparents)[grandparent], true)) > 0) {

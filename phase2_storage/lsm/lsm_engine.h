@@ -145,6 +145,8 @@ class LsmEngine final : public OrderedEngine {
   Status ReplayLogs(std::uint64_t& last_segment);
   // Waits (releasing `lock`) until the active memtable has room, switching it when full.
   Status MakeRoomForWrite(std::unique_lock<std::mutex>& lock);
+  // Makes the active memtable immutable and rotates the log (REQUIRES: mu_ held, imm_ null).
+  Status SwitchMemtable();
   // Put, Delete and Write: validates, logs and inserts `writes` as one atomic batch.
   Status WriteRefs(const WriteOptions& options, std::span<const phase1::WriteRef> writes);
   // Writes `mem` to a new level-0 table; fills `meta` (number 0 if `mem` was empty).

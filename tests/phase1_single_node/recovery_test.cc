@@ -38,8 +38,8 @@
 #include "common/random.h"
 #include "common/testing/status_matchers.h"
 #include "phase1_single_node/file_names.h"
-#include "phase1_single_node/mem_engine.h"
 #include "phase1_single_node/record_log.h"
+#include "tests/phase1_single_node/forwarding_engine.h"
 
 namespace kv::phase1 {
 namespace {
@@ -391,36 +391,17 @@ TEST(Recovery, CheckpointOfSeveralBatches_EveryEntryRecovered) {
 }
 
 // A hash-table engine that records the size of every Apply batch.
-class BatchRecordingEngine final : public VersionedEngine {
+class BatchRecordingEngine final : public testing::ForwardingEngine {
  public:
   explicit BatchRecordingEngine(std::shared_ptr<std::vector<std::size_t>> batches)
-      : batches_(std::move(batches)), engine_(NewMemVersionedEngine()) {}
-  Result<std::optional<std::string>> Get(std::string_view key, Timestamp read_ts) const override {
-    return engine_->Get(key, read_ts);
-  }
-  Result<Timestamp> LatestVersion(std::string_view key) const override {
-    return engine_->LatestVersion(key);
-  }
+      : batches_(std::move(batches)) {}
   Status Apply(std::span<Write> writes, Timestamp commit_ts) override {
     batches_->push_back(writes.size());
-    return engine_->Apply(writes, commit_ts);
+    return ForwardingEngine::Apply(writes, commit_ts);
   }
-  void Prune(std::string_view key, Timestamp watermark) override { engine_->Prune(key, watermark); }
-  void PruneAll(Timestamp watermark) override { engine_->PruneAll(watermark); }
-  Status ForEachVisible(
-      Timestamp read_ts,
-      const std::function<Status(std::string_view, std::string_view)>& fn) const override {
-    return engine_->ForEachVisible(read_ts, fn);
-  }
-  Status Scan(std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
-              const std::function<Status(std::string_view, std::string_view)>& fn) const override {
-    return engine_->Scan(start, end, read_ts, limit, fn);
-  }
-  EngineStats stats() const override { return engine_->stats(); }
 
  private:
   std::shared_ptr<std::vector<std::size_t>> batches_;
-  std::unique_ptr<VersionedEngine> engine_;
 };
 
 // Recovery hands a checkpoint to the engine in bounded chunks, not as one batch: opening a store

@@ -35,6 +35,7 @@
 #include "phase1_single_node/mem_engine.h"
 #include "phase1_single_node/store.h"
 #include "phase1_single_node/versioned_engine.h"
+#include "tests/phase1_single_node/forwarding_engine.h"
 
 namespace kv::phase1 {
 namespace {
@@ -512,7 +513,7 @@ TEST_F(TxnTest, Anomaly_WriteSkew_HappensUnderSnapshotIsolation) {
 // A MemVersionedEngine whose Get of one key ("gate") blocks until the test opens the gate. Store
 // holds a transaction's lock while it reads the engine, so a Get on the gate key holds up every
 // other operation on that transaction — here, a concurrent Commit of it — at a known point.
-class GatedEngine final : public VersionedEngine {
+class GatedEngine final : public testing::ForwardingEngine {
  public:
   struct Gate {
     std::mutex mu;
@@ -521,8 +522,7 @@ class GatedEngine final : public VersionedEngine {
     bool open = false;     // GUARDED_BY(mu)
   };
 
-  explicit GatedEngine(std::shared_ptr<Gate> gate)
-      : gate_(std::move(gate)), engine_(NewMemVersionedEngine()) {}
+  explicit GatedEngine(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
 
   Result<std::optional<std::string>> Get(std::string_view key, Timestamp read_ts) const override {
     if (key == "gate") {
@@ -531,30 +531,11 @@ class GatedEngine final : public VersionedEngine {
       gate_->cv.notify_all();
       gate_->cv.wait(lock, [&] { return gate_->open; });
     }
-    return engine_->Get(key, read_ts);
+    return ForwardingEngine::Get(key, read_ts);
   }
-  Result<Timestamp> LatestVersion(std::string_view key) const override {
-    return engine_->LatestVersion(key);
-  }
-  Status Apply(std::span<Write> writes, Timestamp commit_ts) override {
-    return engine_->Apply(writes, commit_ts);
-  }
-  void Prune(std::string_view key, Timestamp watermark) override { engine_->Prune(key, watermark); }
-  void PruneAll(Timestamp watermark) override { engine_->PruneAll(watermark); }
-  Status ForEachVisible(
-      Timestamp read_ts,
-      const std::function<Status(std::string_view, std::string_view)>& fn) const override {
-    return engine_->ForEachVisible(read_ts, fn);
-  }
-  Status Scan(std::string_view start, std::string_view end, Timestamp read_ts, std::size_t limit,
-              const std::function<Status(std::string_view, std::string_view)>& fn) const override {
-    return engine_->Scan(start, end, read_ts, limit, fn);
-  }
-  EngineStats stats() const override { return engine_->stats(); }
 
  private:
   std::shared_ptr<Gate> gate_;
-  std::unique_ptr<VersionedEngine> engine_;
 };
 
 // t1 reads k and overwrites it; t2 deletes k and commits while t1's Commit is in flight (it has

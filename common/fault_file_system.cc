@@ -9,6 +9,17 @@
 #include "common/random.h"
 
 namespace kv {
+namespace {
+
+// Writes `data` at `offset` of `image`, extending it (zeros before `offset`) if it reaches past
+// the end, as a write to a file does. Writing nothing changes nothing.
+void WriteAt(std::string& image, std::uint64_t offset, std::string_view data) {
+  if (data.empty()) return;
+  if (image.size() < offset + data.size()) image.resize(offset + data.size(), '\0');
+  image.replace(offset, data.size(), data);
+}
+
+}  // namespace
 
 // A handle on a file of a FaultInjectionFileSystem. Every call goes through the file system's
 // mutex so that faults, crashes and the durable-length bookkeeping see one order of events.
@@ -22,8 +33,12 @@ class FaultWritableFile final : public WritableFile {
     std::lock_guard lock(fs_->mu_);
     KV_RETURN_IF_ERROR(CheckAlive());
     KV_RETURN_IF_ERROR(fs_->CountWrite());
+    const std::uint64_t offset = base_->Size();
     KV_RETURN_IF_ERROR(base_->Append(data));
     if (inode_->unlinked_data) inode_->unlinked_data->append(data);
+    if (inode_->in_place && !data.empty()) {
+      inode_->in_place->unsynced.push_back({offset, std::string(data)});
+    }
     return Status::Ok();
   }
   Status Flush() override {
@@ -38,6 +53,7 @@ class FaultWritableFile final : public WritableFile {
     KV_RETURN_IF_ERROR(fs_->CountSync());
     KV_RETURN_IF_ERROR(base_->Sync());
     inode_->durable_size = base_->Size();
+    if (inode_->in_place) FaultInjectionFileSystem::SyncInPlace(*inode_->in_place);
     return Status::Ok();
   }
   Status Close() override {
@@ -74,11 +90,7 @@ class FaultRandomAccessFile final : public RandomAccessFile {
     std::lock_guard lock(fs_->mu_);
     KV_RETURN_IF_ERROR(fs_->CountRead());
     KV_ASSIGN_OR_RETURN(std::size_t n, base_->Read(offset, buf));
-    const auto& flip = fs_->flip_on_read_;
-    if (flip && flip->path == path_ && flip->offset >= offset && flip->offset - offset < n) {
-      char& c = buf[flip->offset - offset];
-      c = static_cast<char>(c ^ (1 << flip->bit));
-    }
+    fs_->ApplyBitFlip(path_, offset, buf, n);
     return n;
   }
   Result<std::uint64_t> Size() const override { return base_->Size(); }
@@ -87,6 +99,76 @@ class FaultRandomAccessFile final : public RandomAccessFile {
   FaultInjectionFileSystem* fs_;  // Not owned; outlives its handles.
   std::unique_ptr<RandomAccessFile> base_;
   const std::string path_;
+};
+
+// A read-write handle on a page file of a FaultInjectionFileSystem. Every call holds the file
+// system's mutex: it counts writes, syncs and reads, applies their faults, and keeps the inode's
+// list of unsynced writes in the order the wrapped file saw them.
+class FaultRandomRWFile final : public RandomRWFile {
+ public:
+  FaultRandomRWFile(FaultInjectionFileSystem* fs, std::unique_ptr<RandomRWFile> base,
+                    std::shared_ptr<FaultInjectionFileSystem::Inode> inode, std::string path,
+                    std::uint64_t gen)
+      : fs_(fs),
+        base_(std::move(base)),
+        inode_(std::move(inode)),
+        path_(std::move(path)),
+        generation_(gen) {}
+
+  Status Write(std::uint64_t offset, std::string_view data) override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckOpen());
+    KV_RETURN_IF_ERROR(fs_->CountWrite());
+    KV_RETURN_IF_ERROR(base_->Write(offset, data));
+    // Invariant: no recorded write is empty (PowerCut draws a torn length below its size).
+    if (!data.empty()) inode_->in_place->unsynced.push_back({offset, std::string(data)});
+    return Status::Ok();
+  }
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckOpen());
+    KV_RETURN_IF_ERROR(fs_->CountRead());
+    KV_ASSIGN_OR_RETURN(std::size_t n, base_->Read(offset, buf));
+    fs_->ApplyBitFlip(path_, offset, buf, n);
+    return n;
+  }
+  Status Sync() override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckOpen());
+    KV_RETURN_IF_ERROR(fs_->CountSync());
+    KV_RETURN_IF_ERROR(base_->Sync());
+    FaultInjectionFileSystem::SyncInPlace(*inode_->in_place);
+    return Status::Ok();
+  }
+  Result<std::uint64_t> Size() const override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckOpen());
+    return base_->Size();
+  }
+  Status Close() override {
+    std::lock_guard lock(fs_->mu_);
+    if (closed_) return Status::Ok();
+    KV_RETURN_IF_ERROR(CheckOpen());
+    closed_ = true;  // Closing writes nothing, so it is allowed after a crash.
+    return base_->Close();
+  }
+
+ private:
+  // REQUIRES: fs_->mu_ held.
+  Status CheckOpen() const {
+    if (generation_ != fs_->generation_) {
+      return Status::IOError(fmt::format("{}: file handle opened before a power cut", path_));
+    }
+    if (closed_) return Status::IOError(fmt::format("{}: file handle is closed", path_));
+    return Status::Ok();
+  }
+
+  FaultInjectionFileSystem* fs_;  // Not owned; outlives its handles.
+  std::unique_ptr<RandomRWFile> base_;
+  std::shared_ptr<FaultInjectionFileSystem::Inode> inode_;  // Invariant: inode_->in_place set.
+  const std::string path_;                                  // The name it was opened by.
+  const std::uint64_t generation_;
+  bool closed_ = false;  // GUARDED_BY(fs_->mu_)
 };
 
 FaultInjectionFileSystem::FaultInjectionFileSystem(FileSystem& base) : base_(base) {}
@@ -188,6 +270,30 @@ Status FaultInjectionFileSystem::CountRead() {
   return Status::Ok();
 }
 
+void FaultInjectionFileSystem::ApplyBitFlip(const std::string& path, std::uint64_t offset,
+                                            std::span<char> buf, std::size_t n) const {
+  const auto& flip = flip_on_read_;
+  if (flip && flip->path == path && flip->offset >= offset && flip->offset - offset < n) {
+    char& c = buf[flip->offset - offset];
+    c = static_cast<char>(c ^ (1 << flip->bit));
+  }
+}
+
+void FaultInjectionFileSystem::StartInPlace(Inode& inode, std::string contents) {
+  KV_CHECK(!inode.in_place.has_value(), "inode is already a page file");
+  const std::uint64_t durable = std::min<std::uint64_t>(inode.durable_size, contents.size());
+  InPlace in_place;
+  if (contents.size() > durable) in_place.unsynced.push_back({durable, contents.substr(durable)});
+  contents.resize(durable);
+  in_place.durable = std::move(contents);
+  inode.in_place = std::move(in_place);
+}
+
+void FaultInjectionFileSystem::SyncInPlace(InPlace& in_place) {
+  for (const auto& write : in_place.unsynced) WriteAt(in_place.durable, write.offset, write.data);
+  in_place.unsynced.clear();
+}
+
 // Starts tracking `path` if this object has not seen it: a file already in the wrapped file
 // system is durable as it stands; a missing one is durably absent.
 void FaultInjectionFileSystem::Track(const std::string& path) {
@@ -226,7 +332,9 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(
   if (inode == nullptr) {
     inode = std::make_shared<Inode>();
   } else {
-    inode->durable_size = 0;  // The truncation counts as durable at once (see the header).
+    // The truncation counts as durable at once (see the header).
+    inode->durable_size = 0;
+    if (inode->in_place) inode->in_place = InPlace{};
   }
   return std::unique_ptr<WritableFile>(
       std::make_unique<FaultWritableFile>(this, std::move(file), inode, generation_));
@@ -242,6 +350,25 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewAppendableFil
   if (inode == nullptr) inode = std::make_shared<Inode>();
   return std::unique_ptr<WritableFile>(
       std::make_unique<FaultWritableFile>(this, std::move(file), inode, generation_));
+}
+
+Result<std::unique_ptr<RandomRWFile>> FaultInjectionFileSystem::NewRandomRWFile(
+    const std::string& path) {
+  std::lock_guard lock(mu_);
+  KV_RETURN_IF_ERROR(CheckMutation());
+  Track(path);
+  KV_ASSIGN_OR_RETURN(auto file, base_.NewRandomRWFile(path));
+  auto& inode = live_[path];
+  if (inode == nullptr) inode = std::make_shared<Inode>();
+  if (!inode->in_place) {
+    KV_ASSIGN_OR_RETURN(const std::uint64_t size, file->Size());
+    std::string contents(size, '\0');
+    KV_ASSIGN_OR_RETURN(const std::size_t n, file->Read(0, contents));
+    contents.resize(n);
+    StartInPlace(*inode, std::move(contents));
+  }
+  return std::unique_ptr<RandomRWFile>(
+      std::make_unique<FaultRandomRWFile>(this, std::move(file), inode, path, generation_));
 }
 
 Result<std::unique_ptr<RandomAccessFile>> FaultInjectionFileSystem::NewRandomAccessFile(
@@ -288,7 +415,17 @@ Status FaultInjectionFileSystem::Truncate(const std::string& path, std::uint64_t
   Track(path);
   KV_RETURN_IF_ERROR(base_.Truncate(path, size));
   if (auto it = live_.find(path); it != live_.end()) {
-    it->second->durable_size = std::min(it->second->durable_size, size);
+    Inode& inode = *it->second;
+    inode.durable_size = std::min(inode.durable_size, size);
+    if (inode.in_place) {
+      // The bytes past `size` are gone for good, durable or not.
+      auto& [durable, unsynced] = *inode.in_place;
+      if (durable.size() > size) durable.resize(size);
+      std::erase_if(unsynced, [&](const PendingWrite& w) { return w.offset >= size; });
+      for (auto& w : unsynced) {
+        if (w.data.size() > size - w.offset) w.data.resize(size - w.offset);
+      }
+    }
   }
   return Status::Ok();
 }
@@ -330,6 +467,27 @@ Status FaultInjectionFileSystem::PowerCut(UnsyncedData unsynced, std::uint64_t s
   std::map<std::string, std::string> survivors;
   for (const auto& [path, inode] : durable_) {
     if (inode == nullptr) continue;
+    if (inode->in_place) {
+      std::string data = inode->in_place->durable;
+      if (unsynced == UnsyncedData::kKeepRandomPrefix) {
+        for (const auto& write : inode->in_place->unsynced) {
+          std::string_view bytes = write.data;
+          switch (rng.Uniform(3)) {
+            case 0:  // Survives whole.
+              break;
+            case 1:  // Lost.
+              bytes = {};
+              break;
+            default:  // Torn: a prefix shorter than the write survives.
+              bytes = bytes.substr(0, rng.Uniform(bytes.size()));
+              break;
+          }
+          WriteAt(data, write.offset, bytes);
+        }
+      }
+      survivors[path] = std::move(data);
+      continue;
+    }
     auto live = std::ranges::find_if(live_, [&](const auto& e) { return e.second == inode; });
     std::string data;
     if (live != live_.end()) {

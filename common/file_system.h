@@ -10,11 +10,17 @@
 //     directory that holds it returns OK. Until then a power cut may lose the name (and, for a
 //     rename, bring back the old one).
 //   * Remove() is likewise durable only after SyncDir().
+//   * Bytes written in place through a RandomRWFile are durable only after its Sync() returns
+//     OK. Until then a power cut may keep any of the writes made since the last Sync(), each
+//     whole, partly (a torn write) or not at all, so a byte written since may read back as its
+//     old or its new value; the file's length may grow by the writes that survived. A file that
+//     NewRandomRWFile() created follows the rule for new names above.
 //
 // Paths are plain strings with '/' separators; the file system does not interpret them further.
 //
-// Thread safety: a FileSystem may be used from many threads at once. A WritableFile or
-// RandomAccessFile object belongs to one thread at a time, unless its own comment says otherwise.
+// Thread safety: a FileSystem may be used from many threads at once. A WritableFile object
+// belongs to one thread at a time; RandomAccessFile and RandomRWFile say in their comments which
+// calls may run at once.
 #pragma once
 
 #include <cstddef>
@@ -67,6 +73,27 @@ class RandomAccessFile {
   virtual std::optional<std::string_view> mapped() const { return std::nullopt; }
 };
 
+// A file read and written in place at any offset (the B+tree's page file). Write(), Read(),
+// Sync() and Size() are safe from many threads at once; writes that overlap in the file, or a
+// read that overlaps a write running at the same time, see the bytes in an unspecified mix.
+// Close() must not run at the same time as any other call.
+class RandomRWFile {
+ public:
+  virtual ~RandomRWFile() = default;
+
+  // Writes `data` at `offset`. Writing past the end extends the file (a gap reads as zeros);
+  // writing nothing changes nothing. Durable only after Sync().
+  virtual Status Write(std::uint64_t offset, std::string_view data) = 0;
+  // Reads up to buf.size() bytes at `offset` into `buf` and returns how many were read; fewer
+  // than asked only at the end of the file.
+  virtual Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const = 0;
+  // Makes every Write() so far durable (fdatasync).
+  virtual Status Sync() = 0;
+  virtual Result<std::uint64_t> Size() const = 0;
+  // Closes; further calls fail. Called by the destructor if the user did not. Does not sync.
+  virtual Status Close() = 0;
+};
+
 // An advisory lock on a file, held until this object is destroyed.
 class FileLock {
  public:
@@ -85,6 +112,10 @@ class FileSystem {
   // Opens an existing file for reading; kNotFound if it does not exist.
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
+  // Opens `path` for reading and writing in place, creating it empty if it does not exist (the
+  // new name is durable only after SyncDir). Never truncates. Fails with kNotFound if the
+  // directory does not exist.
+  virtual Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) = 0;
   // Opens an existing file that no longer changes (an SSTable) for reading and, where the file
   // system can, maps its whole contents into memory (RandomAccessFile::mapped()): a read is then
   // a memory access, with no system call and no copy. A file system that cannot or will not map

@@ -64,6 +64,48 @@ class MemRandomAccessFile final : public RandomAccessFile {
   std::shared_ptr<MemFile> file_;
 };
 
+// A handle that reads and writes the shared bytes in place; each call holds the file's mutex, so
+// calls from many threads are safe and every write reaches the file at once.
+class MemRandomRWFile final : public RandomRWFile {
+ public:
+  explicit MemRandomRWFile(std::shared_ptr<MemFile> file) : file_(std::move(file)) {}
+
+  Status Write(std::uint64_t offset, std::string_view data) override {
+    if (closed_) return Status::IOError("write to closed file");
+    if (data.empty()) return Status::Ok();
+    std::lock_guard lock(file_->mu);
+    if (offset > file_->data.max_size() - data.size()) {
+      return Status::InvalidArgument(fmt::format("write at offset {} is too far", offset));
+    }
+    // Invariant: a gap between the old end and `offset` reads as zeros.
+    if (file_->data.size() < offset + data.size()) file_->data.resize(offset + data.size(), '\0');
+    std::memcpy(file_->data.data() + offset, data.data(), data.size());
+    return Status::Ok();
+  }
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    if (closed_) return Status::IOError("read of closed file");
+    std::lock_guard lock(file_->mu);
+    if (buf.empty() || offset >= file_->data.size()) return std::size_t{0};
+    std::size_t n = std::min<std::uint64_t>(buf.size(), file_->data.size() - offset);
+    std::memcpy(buf.data(), file_->data.data() + offset, n);
+    return n;
+  }
+  Status Sync() override { return closed_ ? Status::IOError("sync of closed file") : Status(); }
+  Result<std::uint64_t> Size() const override {
+    if (closed_) return Status::IOError("size of closed file");
+    std::lock_guard lock(file_->mu);
+    return static_cast<std::uint64_t>(file_->data.size());
+  }
+  Status Close() override {
+    closed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  std::shared_ptr<MemFile> file_;
+  bool closed_ = false;  // Close() runs alone (file_system.h), so the other calls only read it.
+};
+
 // What NewMappedFile returns: a copy of the file's bytes taken at open, which no later write can
 // move or change (as a mapping of a file nobody writes behaves).
 class MemMappedFile final : public RandomAccessFile {
@@ -121,6 +163,14 @@ class MemFileSystem final : public FileSystem {
     auto& file = files_[path];
     if (file == nullptr) file = std::make_shared<MemFile>();
     return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file));
+  }
+
+  Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    KV_RETURN_IF_ERROR(CheckParent(path));
+    auto& file = files_[path];
+    if (file == nullptr) file = std::make_shared<MemFile>();
+    return std::unique_ptr<RandomRWFile>(std::make_unique<MemRandomRWFile>(file));
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {

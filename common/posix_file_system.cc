@@ -22,6 +22,31 @@ Status Errno(std::string_view op, const std::string& path) {
   return Status::FromErrno(errno, fmt::format("{} {}", op, path));
 }
 
+// Reads up to buf.size() bytes of `fd` at `offset`, retrying after signals and short reads;
+// fewer only at the end of the file. `path` names the file in an error.
+Result<std::size_t> PreadFull(int fd, const std::string& path, std::uint64_t offset,
+                              std::span<char> buf) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n =
+        ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("pread", path);
+    }
+    if (n == 0) break;  // End of file.
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+// The size of the open file `fd`, named `path` in an error.
+Result<std::uint64_t> FdSize(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Errno("fstat", path);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd, std::uint64_t size)
@@ -97,29 +122,68 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   ~PosixRandomAccessFile() override { ::close(fd_); }
 
   Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      ssize_t n =
-          ::pread(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Errno("pread", path_);
-      }
-      if (n == 0) break;  // End of file.
-      done += static_cast<std::size_t>(n);
-    }
-    return done;
+    return PreadFull(fd_, path_, offset, buf);
   }
 
-  Result<std::uint64_t> Size() const override {
-    struct stat st;
-    if (::fstat(fd_, &st) != 0) return Errno("fstat", path_);
-    return static_cast<std::uint64_t>(st.st_size);
-  }
+  Result<std::uint64_t> Size() const override { return FdSize(fd_, path_); }
 
  private:
   std::string path_;
   int fd_;
+};
+
+// A file open for reading and writing in place. pread/pwrite take their offset as an argument
+// and leave the descriptor's own offset alone, so calls from many threads do not interfere.
+class PosixRandomRWFile final : public RandomRWFile {
+ public:
+  PosixRandomRWFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomRWFile() override {
+    if (fd_ >= 0) (void)Close();
+  }
+
+  Status Write(std::uint64_t offset, std::string_view data) override {
+    if (fd_ < 0) return Status::IOError(fmt::format("write to closed file {}", path_));
+    std::size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n =
+          ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno("pwrite", path_);  // ENOSPC becomes kNoSpace.
+      }
+      if (n == 0) return Status::IOError(fmt::format("pwrite {}: wrote nothing", path_));
+      done += static_cast<std::size_t>(n);  // A short write: write the rest.
+    }
+    return Status::Ok();
+  }
+
+  Result<std::size_t> Read(std::uint64_t offset, std::span<char> buf) const override {
+    if (fd_ < 0) return Status::IOError(fmt::format("read of closed file {}", path_));
+    return PreadFull(fd_, path_, offset, buf);
+  }
+
+  Status Sync() override {
+    if (fd_ < 0) return Status::IOError(fmt::format("sync of closed file {}", path_));
+    if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+    return Status::Ok();
+  }
+
+  Result<std::uint64_t> Size() const override {
+    if (fd_ < 0) return Status::IOError(fmt::format("size of closed file {}", path_));
+    return FdSize(fd_, path_);
+  }
+
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    Status s;
+    if (::close(fd_) != 0) s = Errno("close", path_);
+    fd_ = -1;
+    return s;
+  }
+
+ private:
+  std::string path_;
+  int fd_;  // -1 once closed.
 };
 
 // A file mapped read-only into memory (NewMappedFile). The descriptor is closed once the mapping
@@ -193,6 +257,12 @@ class PosixFileSystem final : public FileSystem {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("open", path);
     return std::unique_ptr<RandomAccessFile>(std::make_unique<PosixRandomAccessFile>(path, fd));
+  }
+
+  Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("open", path);
+    return std::unique_ptr<RandomRWFile>(std::make_unique<PosixRandomRWFile>(path, fd));
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) override {
@@ -311,13 +381,9 @@ class PosixFileSystem final : public FileSystem {
  private:
   // The size of the open file `fd`; on failure, closes it and names `path` in the error.
   static Result<std::uint64_t> SizeOrClose(int fd, const std::string& path) {
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      Status s = Errno("fstat", path);
-      ::close(fd);
-      return s;
-    }
-    return static_cast<std::uint64_t>(st.st_size);
+    Result<std::uint64_t> size = FdSize(fd, path);
+    if (!size.has_value()) ::close(fd);
+    return size;
   }
 
   // At most this many files mapped at once (LevelDB's limit on 64-bit hosts); none on 32-bit

@@ -6,7 +6,9 @@
 //   * files already in the wrapped file system count as durable;
 //   * injected write/sync failures and crashes fail exactly the calls they name;
 //   * injected read failures and flipped bits reach the reader, which never gets a mapping that
-//     would go around them.
+//     would go around them;
+//   * a page file (NewRandomRWFile) keeps its durable image plus, under kKeepRandomPrefix, each
+//     unsynced write whole, torn or not at all.
 #include "common/fault_file_system.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -716,6 +719,383 @@ TEST_F(FaultFs, PowerCut_ClearsReadFaults) {
   std::string buf(4, '?');
   ASSERT_OK_AND_ASSIGN(std::size_t n, file->Read(0, buf));
   EXPECT_EQ(buf.substr(0, n), "abcd");
+}
+
+// --- Page files (NewRandomRWFile): writes in place ---
+
+// Reads `n` bytes of `file` at `offset` (fewer at the end), as a string.
+Result<std::string> ReadAt(const RandomRWFile& file, std::uint64_t offset, std::size_t n) {
+  std::string buf(n, '?');
+  KV_ASSIGN_OR_RETURN(std::size_t got, file.Read(offset, buf));
+  buf.resize(got);
+  return buf;
+}
+
+// Creates the page file `path` holding `data`, fully durable: written, synced, directory synced.
+Status WriteRwDurable(FileSystem& fs, const std::string& path, std::string_view data) {
+  KV_ASSIGN_OR_RETURN(auto file, fs.NewRandomRWFile(path));
+  KV_RETURN_IF_ERROR(file->Write(0, data));
+  KV_RETURN_IF_ERROR(file->Sync());
+  KV_RETURN_IF_ERROR(file->Close());
+  return fs.SyncDir(DirName(path));
+}
+
+TEST_F(FaultFs, RandomRW_UnsyncedWrites_DroppedByDropAll_FileIsItsDurableImage) {
+  ASSERT_OK(WriteRwDurable(fs_, InDir("pages"), "0123456789"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("pages")));
+  ASSERT_OK(file->Write(2, "AB"));
+  ASSERT_OK(file->Write(20, "past the end"));
+  ASSERT_OK_AND_ASSIGN(FileData before, Read("pages"));
+  EXPECT_EQ(before, FileData(std::string("01AB456789") + std::string(10, '\0') + "past the end"));
+
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("pages"));
+  EXPECT_EQ(after, FileData("0123456789"));
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, fs_.FileSize(InDir("pages")));
+  EXPECT_EQ(size, 10u);
+}
+
+// Sync() makes everything written so far durable, through any handle on the file (fdatasync
+// flushes the inode, not the descriptor); writes after the last Sync() are lost.
+TEST_F(FaultFs, RandomRW_SyncedWritesSurvive_LaterOnesDoNot) {
+  ASSERT_OK_AND_ASSIGN(auto a, fs_.NewRandomRWFile(InDir("pages")));
+  ASSERT_OK_AND_ASSIGN(auto b, fs_.NewRandomRWFile(InDir("pages")));
+  ASSERT_OK(fs_.SyncDir(std::string(kDir)));
+  ASSERT_OK(a->Write(0, "aaaa"));
+  ASSERT_OK(b->Write(8, "bbbb"));  // Leaves a gap of zeros at 4..7.
+  ASSERT_OK(a->Sync());            // Covers b's write too.
+  ASSERT_OK(b->Write(2, "XX"));
+  ASSERT_OK(b->Sync());
+  ASSERT_OK(a->Write(0, "lost"));
+  ASSERT_OK(a->Write(12, "lost"));
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("pages"));
+  EXPECT_EQ(after, FileData(std::string("aaXX\0\0\0\0bbbb", 12)));
+}
+
+// A file appended to and then opened in place: its unsynced tail stays unsynced.
+TEST_F(FaultFs, RandomRW_OpenedAfterUnsyncedAppends_TailStaysUnsynced) {
+  ASSERT_OK_AND_ASSIGN(auto log, fs_.NewWritableFile(InDir("f")));
+  ASSERT_OK(log->Append("synced;"));
+  ASSERT_OK(log->Sync());
+  ASSERT_OK(fs_.SyncDir(std::string(kDir)));
+  ASSERT_OK(log->Append("unsynced;"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("f")));
+  ASSERT_OK(file->Write(0, "S"));
+  ASSERT_OK(log->Append("appended;"));  // Joins the page file's unsynced writes.
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("f"));
+  EXPECT_EQ(after, FileData("synced;"));
+}
+
+TEST(FaultFsPreexisting, RandomRW_FileInBaseBeforeWrapping_IsDurableImage) {
+  auto mem = NewMemFileSystem();
+  ASSERT_OK(mem->CreateDirs("db"));
+  ASSERT_OK(WriteSynced(*mem, "db/pages", "old pages"));
+  FaultInjectionFileSystem fs(*mem);
+  ASSERT_OK_AND_ASSIGN(auto file, fs.NewRandomRWFile("db/pages"));
+  ASSERT_OK(file->Write(0, "NEW"));
+  ASSERT_OK(fs.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, ReadIfExists(fs, "db/pages"));
+  EXPECT_EQ(after, FileData("old pages"));
+}
+
+// The model of a torn power cut, checked over many seeds: every unsynced write ends up whole,
+// lost or torn (each of the three happens), the survivors keep their order, every byte holds
+// its old or its new value, and the size is the durable size extended by what survived.
+TEST(FaultFsRandomRW, KeepRandomPrefix_EachWriteWholeLostOrTorn_EveryByteOldOrNew) {
+  constexpr std::size_t kPage = 16;
+  const std::string old_image(4 * kPage, 'o');  // Durable: pages 0..3.
+  struct Planned {
+    std::uint64_t offset;
+    std::string data;
+  };
+  // Distinct, non-overlapping pages; the last lies past the durable end, leaving a gap (page 4).
+  const std::vector<Planned> writes = {{1 * kPage, std::string(kPage, 'A')},
+                                       {3 * kPage, std::string(kPage, 'B')},
+                                       {0 * kPage, std::string(kPage, 'C')},
+                                       {5 * kPage, std::string(kPage, 'D')}};
+  std::string new_image = old_image;
+  new_image.resize(6 * kPage, '\0');
+  for (const auto& w : writes) new_image.replace(w.offset, w.data.size(), w.data);
+
+  int whole = 0;
+  int lost = 0;
+  int torn = 0;
+  for (std::uint64_t seed = 0; seed < 64; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs("db"));
+    ASSERT_OK(WriteRwDurable(fs, "db/pages", old_image));
+    ASSERT_OK_AND_ASSIGN(auto file, fs.NewRandomRWFile("db/pages"));
+    for (const auto& w : writes) ASSERT_OK(file->Write(w.offset, w.data));
+    ASSERT_OK(fs.PowerCut(UnsyncedData::kKeepRandomPrefix, seed));
+    ASSERT_OK_AND_ASSIGN(FileData got, ReadIfExists(fs, "db/pages"));
+    ASSERT_TRUE(got.has_value());
+    const std::string& after = *got;
+
+    std::uint64_t want_size = old_image.size();
+    for (const auto& w : writes) {
+      // How many leading bytes of the write survived; the rest of its range must be old bytes
+      // (or absent), which the byte-by-byte check below and the size check enforce.
+      std::size_t kept = 0;
+      while (kept < w.data.size() && w.offset + kept < after.size() &&
+             after[w.offset + kept] == w.data[kept]) {
+        ++kept;
+      }
+      if (kept == w.data.size()) {
+        ++whole;
+      } else if (kept == 0) {
+        ++lost;
+      } else {
+        ++torn;
+      }
+      if (kept > 0) want_size = std::max<std::uint64_t>(want_size, w.offset + kept);
+      for (std::size_t i = w.offset + kept; i < w.offset + w.data.size() && i < after.size(); ++i) {
+        const char old_byte = i < old_image.size() ? old_image[i] : '\0';
+        ASSERT_EQ(after[i], old_byte) << "byte " << i << " is past the surviving prefix";
+      }
+    }
+    EXPECT_EQ(after.size(), want_size);
+    for (std::size_t i = 0; i < after.size(); ++i) {
+      const char old_byte = i < old_image.size() ? old_image[i] : '\0';
+      ASSERT_TRUE(after[i] == old_byte || after[i] == new_image[i])
+          << "byte " << i << " is neither its old nor its new value";
+    }
+  }
+  EXPECT_GT(whole, 0) << "no write survived whole";
+  EXPECT_GT(lost, 0) << "no write was lost";
+  EXPECT_GT(torn, 0) << "no write was torn";
+}
+
+// Overlapping unsynced writes are applied in their original order, each a prefix: the file reads
+// as some 2s (the second write's surviving prefix), then some 1s (what shows of the first), then
+// old dots. Applied in the wrong order, a 1 would come before a 2.
+TEST(FaultFsRandomRW, KeepRandomPrefix_OverlappingWrites_AppliedInOrder) {
+  std::set<std::string> seen;
+  for (std::uint64_t seed = 0; seed < 64; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs("db"));
+    ASSERT_OK(WriteRwDurable(fs, "db/p", "........"));
+    ASSERT_OK_AND_ASSIGN(auto file, fs.NewRandomRWFile("db/p"));
+    ASSERT_OK(file->Write(0, "11111111"));
+    ASSERT_OK(file->Write(0, "22222222"));
+    ASSERT_OK(fs.PowerCut(UnsyncedData::kKeepRandomPrefix, seed));
+    ASSERT_OK_AND_ASSIGN(std::string after, ReadFileToString(fs, "db/p"));
+    ASSERT_EQ(after.size(), 8u);
+    const std::size_t twos = after.find_first_not_of('2');
+    const std::size_t ones = twos == std::string::npos ? twos : after.find_first_not_of('1', twos);
+    if (ones != std::string::npos) {
+      EXPECT_EQ(after.find_first_not_of('.', ones), std::string::npos) << after;
+    }
+    seen.insert(after);
+  }
+  EXPECT_TRUE(seen.contains("22222222")) << "the second write never survived whole";
+  EXPECT_TRUE(seen.contains("11111111")) << "the first write never showed alone";
+  EXPECT_TRUE(seen.contains("........")) << "both writes were never lost together";
+}
+
+TEST_F(FaultFs, RandomRW_NewFileWithoutSyncDir_GoneAfterPowerCut_WithSyncDirStays) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("orphan")));
+    ASSERT_OK(file->Write(0, "synced contents"));
+    ASSERT_OK(file->Sync());
+  }
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData orphan, Read("orphan"));
+  EXPECT_EQ(orphan, std::nullopt);
+
+  ASSERT_OK(WriteRwDurable(fs_, InDir("named"), "synced contents"));
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData named, Read("named"));
+  EXPECT_EQ(named, FileData("synced contents"));
+}
+
+TEST_F(FaultFs, RandomRW_RenameAndRemoveWithoutSyncDir_UndoneWithDurableImage) {
+  ASSERT_OK(WriteRwDurable(fs_, InDir("moved"), "M durable"));
+  ASSERT_OK(WriteRwDurable(fs_, InDir("removed"), "R durable"));
+  ASSERT_OK_AND_ASSIGN(auto moved, fs_.NewRandomRWFile(InDir("moved")));
+  ASSERT_OK_AND_ASSIGN(auto removed, fs_.NewRandomRWFile(InDir("removed")));
+  ASSERT_OK(fs_.Rename(InDir("moved"), InDir("moved.new")));
+  ASSERT_OK(fs_.RemoveFile(InDir("removed")));
+  ASSERT_OK(moved->Write(0, "m"));  // Handles follow their inodes.
+  ASSERT_OK(removed->Write(0, "r"));
+  ASSERT_OK_AND_ASSIGN(auto names, fs_.ListDir(std::string(kDir)));
+  EXPECT_EQ(names, std::vector<std::string>{"moved.new"});
+  ASSERT_OK_AND_ASSIGN(FileData renamed, Read("moved.new"));
+  EXPECT_EQ(renamed, FileData("m durable"));
+
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData m, Read("moved"));
+  ASSERT_OK_AND_ASSIGN(FileData m_new, Read("moved.new"));
+  ASSERT_OK_AND_ASSIGN(FileData r, Read("removed"));
+  EXPECT_EQ(m, FileData("M durable"));
+  EXPECT_EQ(m_new, std::nullopt);
+  EXPECT_EQ(r, FileData("R durable"));
+}
+
+TEST(FaultFsRandomRW, Truncate_CutsUnsyncedWritesPastTheNewEnd) {
+  std::set<std::string> seen;
+  for (std::uint64_t seed = 0; seed < 32; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs("db"));
+    ASSERT_OK(WriteRwDurable(fs, "db/t", "0123456789"));
+    ASSERT_OK_AND_ASSIGN(auto file, fs.NewRandomRWFile("db/t"));
+    ASSERT_OK(file->Write(4, "ABCDEFGH"));  // Straddles the new end.
+    ASSERT_OK(file->Write(20, "far"));      // Wholly past it.
+    ASSERT_OK(fs.Truncate("db/t", 6));
+    ASSERT_OK(fs.PowerCut(UnsyncedData::kKeepRandomPrefix, seed));
+    ASSERT_OK_AND_ASSIGN(FileData after, ReadIfExists(fs, "db/t"));
+    ASSERT_TRUE(after.has_value());
+    EXPECT_TRUE(*after == "012345" || *after == "0123A5" || *after == "0123AB") << *after;
+    seen.insert(*after);
+  }
+  EXPECT_TRUE(seen.contains("0123AB")) << "the straddling write never survived";
+}
+
+TEST_F(FaultFs, RandomRW_FailNthWrite_FailsThatWriteOnly_CountsAsAWrite) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("p")));
+  const std::uint64_t before = fs_.write_count();
+  fs_.FailNth(FaultOp::kWrite, 2, Status::NoSpace("disk full"));
+  ASSERT_OK(file->Write(0, "aa"));
+  EXPECT_STATUS(file->Write(2, "bb"), StatusCode::kNoSpace);
+  ASSERT_OK(file->Write(4, "cc"));
+  EXPECT_EQ(fs_.write_count(), before + 3);
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 0, 10));
+  EXPECT_EQ(got, std::string("aa\0\0cc", 6));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(fs_.SyncDir(std::string(kDir)));
+  ASSERT_OK(fs_.PowerCut(UnsyncedData::kKeepRandomPrefix, 3));
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("p"));
+  EXPECT_EQ(after, FileData(std::string("aa\0\0cc", 6)));
+}
+
+TEST_F(FaultFs, RandomRW_FailNthSync_DataStaysNonDurable_RetrySucceeds) {
+  ASSERT_OK(WriteRwDurable(fs_, InDir("p"), "old"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("p")));
+  ASSERT_OK(file->Write(0, "new"));
+  const std::uint64_t before = fs_.sync_count();
+  fs_.FailNth(FaultOp::kSync, 1, Status::NoSpace("disk full"));
+  EXPECT_STATUS(file->Sync(), StatusCode::kNoSpace);
+  EXPECT_EQ(fs_.sync_count(), before + 1);
+  ASSERT_OK(file->Write(3, "er"));
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("p"));
+  EXPECT_EQ(after, FileData("old"));
+
+  ASSERT_OK_AND_ASSIGN(auto again, fs_.NewRandomRWFile(InDir("p")));
+  ASSERT_OK(again->Write(0, "new"));
+  fs_.FailNth(FaultOp::kSync, 1, Status::NoSpace("disk full"));
+  EXPECT_STATUS(again->Sync(), StatusCode::kNoSpace);
+  ASSERT_OK(again->Sync());
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(after, Read("p"));
+  EXPECT_EQ(after, FileData("new"));
+}
+
+TEST_F(FaultFs, RandomRW_FailNthRead_AndFlipBitOnRead_ReachTheReader) {
+  ASSERT_OK(WriteRwDurable(fs_, InDir("p"), "abcdefgh"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("p")));
+  const std::uint64_t before = fs_.read_count();
+  fs_.FailNth(FaultOp::kRead, 2, Status::IOError("bad sector"));
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 0, 4));
+  EXPECT_EQ(got, "abcd");
+  EXPECT_STATUS(ReadAt(*file, 0, 4), StatusCode::kIOError);
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 4, 4));
+  EXPECT_EQ(got, "efgh");
+  EXPECT_EQ(fs_.read_count(), before + 3);
+
+  fs_.FlipBitOnRead(InDir("p"), 3, 1);  // 'd' (0x64) reads as 'f' (0x66).
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 0, 8));
+  EXPECT_EQ(got, "abcfefgh");
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 2, 2));
+  EXPECT_EQ(got, "cf");
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 4, 4));  // Does not cover byte 3.
+  EXPECT_EQ(got, "efgh");
+  // The bytes underneath are intact, and a write over the byte still reads flipped.
+  ASSERT_OK_AND_ASSIGN(std::string underneath, ReadFileToString(*mem_, InDir("p")));
+  EXPECT_EQ(underneath, "abcdefgh");
+  ASSERT_OK(file->Write(3, "a"));  // 0x61 reads as 0x63.
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 3, 1));
+  EXPECT_EQ(got, "c");
+  fs_.ClearFaults();
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 0, 8));
+  EXPECT_EQ(got, "abcaefgh");
+}
+
+TEST_F(FaultFs, RandomRW_CrashAtSync_ThatSyncAndLaterWritesFail_PowerCutKeepsDurableImage) {
+  ASSERT_OK(WriteRwDurable(fs_, InDir("p"), "durable;"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("p")));
+  ASSERT_OK(file->Write(0, "DURABLE;"));
+  fs_.CrashAtSync(1);
+  EXPECT_STATUS(file->Sync(), StatusCode::kIOError);
+  EXPECT_TRUE(fs_.crashed());
+  EXPECT_STATUS(file->Write(8, "more"), StatusCode::kIOError);
+  EXPECT_STATUS(file->Sync(), StatusCode::kIOError);
+  EXPECT_STATUS(fs_.NewRandomRWFile(InDir("other")), StatusCode::kIOError);
+  // Reads still work and see what reached the (volatile) file.
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 0, 100));
+  EXPECT_EQ(got, "DURABLE;");
+
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("p"));
+  EXPECT_EQ(after, FileData("durable;"));  // The crashed sync made nothing durable.
+  ASSERT_OK_AND_ASSIGN(FileData other, Read("other"));
+  EXPECT_EQ(other, std::nullopt);
+}
+
+TEST_F(FaultFs, RandomRW_HandlesOpenedBeforePowerCut_FailEveryCall) {
+  ASSERT_OK(WriteRwDurable(fs_, InDir("p"), "synced;"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("p")));
+  ASSERT_OK(fs_.PowerCut());
+
+  EXPECT_STATUS(file->Write(0, "zombie;"), StatusCode::kIOError);
+  EXPECT_STATUS(ReadAt(*file, 0, 4), StatusCode::kIOError);
+  EXPECT_STATUS(file->Sync(), StatusCode::kIOError);
+  EXPECT_STATUS(file->Size(), StatusCode::kIOError);
+  EXPECT_STATUS(file->Close(), StatusCode::kIOError);
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("p"));
+  EXPECT_EQ(after, FileData("synced;"));
+
+  ASSERT_OK_AND_ASSIGN(auto fresh, fs_.NewRandomRWFile(InDir("p")));
+  EXPECT_OK(fresh->Write(7, "alive;"));
+  EXPECT_OK(fresh->Sync());
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*fresh, 0, 100));
+  EXPECT_EQ(got, "synced;alive;");
+  EXPECT_STATUS(file->Write(0, "zombie;"), StatusCode::kIOError);
+}
+
+// The fault-injecting handle is as thread-safe as the real one: writes at distinct offsets from
+// several threads all land, and one Sync() makes all of them durable.
+TEST_F(FaultFs, RandomRW_ConcurrentWritersAtDistinctOffsets_AllDurableAfterSync) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewRandomRWFile(InDir("p")));
+  ASSERT_OK(fs_.SyncDir(std::string(kDir)));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int slot = i * kThreads + t;
+        EXPECT_OK(file->Write(static_cast<std::uint64_t>(slot) * 2,
+                              std::string(2, static_cast<char>('a' + t))));
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("p"));
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), 2u * kThreads * kPerThread);
+  for (std::size_t i = 0; i < after->size(); ++i) {
+    ASSERT_EQ((*after)[i], static_cast<char>('a' + (i / 2) % kThreads)) << "byte " << i;
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -441,6 +442,166 @@ TEST_P(FileSystemTest, WriteFileAtomically_MissingDirectory_FailsAndCreatesNothi
   EXPECT_STATUS(WriteFileAtomically(*fs_, path, "x"), StatusCode::kNotFound);
   ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(path));
   EXPECT_FALSE(exists);
+}
+
+// --- RandomRWFile ---
+
+// Reads `n` bytes of `file` at `offset` (fewer at the end), as a string.
+Result<std::string> ReadAt(const RandomRWFile& file, std::uint64_t offset, std::size_t n) {
+  std::string buf(n, '?');
+  KV_ASSIGN_OR_RETURN(std::size_t got, file.Read(offset, buf));
+  buf.resize(got);
+  return buf;
+}
+
+TEST_P(FileSystemTest, RandomRW_WritesAtOffsets_OverwriteInPlaceAndReadBack) {
+  const std::string path = Path("pages");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(path));
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+  EXPECT_EQ(size, 0u);
+  ASSERT_OK(file->Write(5, "world"));
+  ASSERT_OK(file->Write(0, "hello"));
+  ASSERT_OK(file->Write(0, "J"));  // Overwrites one byte, keeps the rest.
+  ASSERT_OK(file->Write(7, std::string_view("\0\xff", 2)));
+  const std::string want = std::string("Jellowo\0\xff", 9) + "d";
+  ASSERT_OK_AND_ASSIGN(size, file->Size());
+  EXPECT_EQ(size, want.size());
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 0, 100));  // Short: only 10 bytes exist.
+  EXPECT_EQ(got, want);
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 3, 4));
+  EXPECT_EQ(got, "lowo");
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 10, 4));  // Exactly at the end.
+  EXPECT_EQ(got, "");
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*file, 500, 4));  // Past the end.
+  EXPECT_EQ(got, "");
+  ASSERT_OK(file->Sync());
+  // Other handles see the same bytes.
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, want);
+  ASSERT_OK_AND_ASSIGN(size, fs_->FileSize(path));
+  EXPECT_EQ(size, want.size());
+  ASSERT_OK(file->Close());
+}
+
+TEST_P(FileSystemTest, RandomRW_WritePastEnd_ExtendsFileAndGapReadsAsZeros) {
+  const std::string path = Path("sparse");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(path));
+  ASSERT_OK(file->Write(0, "head"));
+  ASSERT_OK(file->Write(10000, "tail"));
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+  EXPECT_EQ(size, 10004u);
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 0, 20000));
+  ASSERT_EQ(got.size(), 10004u);
+  EXPECT_EQ(got.substr(0, 4), "head");
+  EXPECT_EQ(got.substr(4, 9996), std::string(9996, '\0'));
+  EXPECT_EQ(got.substr(10000), "tail");
+  // Writing nothing past the end does not extend the file.
+  ASSERT_OK(file->Write(20000, ""));
+  ASSERT_OK_AND_ASSIGN(size, file->Size());
+  EXPECT_EQ(size, 10004u);
+}
+
+TEST_P(FileSystemTest, RandomRW_ExistingFile_OpensWithoutTruncating) {
+  const std::string path = Path("existing");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "abcdef"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(path));
+    ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+    EXPECT_EQ(size, 6u);
+    ASSERT_OK(file->Write(2, "XY"));
+    ASSERT_OK(file->Close());
+  }
+  ASSERT_OK_AND_ASSIGN(auto again, fs_->NewRandomRWFile(path));  // Destroyed unclosed below.
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*again, 0, 10));
+  EXPECT_EQ(got, "abXYef");
+}
+
+TEST_P(FileSystemTest, RandomRW_MissingFileIsCreatedEmpty_MissingDirectoryIsNotFound) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(Path("fresh")));
+  ASSERT_OK_AND_ASSIGN(bool exists, fs_->FileExists(Path("fresh")));
+  EXPECT_TRUE(exists);
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, fs_->FileSize(Path("fresh")));
+  EXPECT_EQ(size, 0u);
+  EXPECT_STATUS(fs_->NewRandomRWFile(Path("no_such_dir/f")), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(exists, fs_->FileExists(Path("no_such_dir/f")));
+  EXPECT_FALSE(exists);
+}
+
+// Two handles on one file share its bytes at once, without Sync (both write through).
+TEST_P(FileSystemTest, RandomRW_TwoHandles_SeeEachOthersWrites) {
+  const std::string path = Path("shared");
+  ASSERT_OK_AND_ASSIGN(auto a, fs_->NewRandomRWFile(path));
+  ASSERT_OK_AND_ASSIGN(auto b, fs_->NewRandomRWFile(path));
+  ASSERT_OK(a->Write(0, "from a;"));
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*b, 0, 100));
+  EXPECT_EQ(got, "from a;");
+  ASSERT_OK(b->Write(5, "B;"));
+  ASSERT_OK_AND_ASSIGN(got, ReadAt(*a, 0, 100));
+  EXPECT_EQ(got, "from B;");
+}
+
+TEST_P(FileSystemTest, RandomRW_AfterClose_CallsFail) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(Path("closed")));
+  ASSERT_OK(file->Write(0, "abc"));
+  ASSERT_OK(file->Close());
+  EXPECT_FALSE(file->Write(0, "def").ok());
+  EXPECT_FALSE(file->Read(0, std::span<char>()).has_value());
+  EXPECT_FALSE(file->Sync().ok());
+  EXPECT_FALSE(file->Size().has_value());
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, Path("closed")));
+  EXPECT_EQ(contents, "abc");
+}
+
+// The B+tree's writers share one handle: writes at distinct offsets from many threads all land,
+// and reads and syncs may run alongside them.
+TEST_P(FileSystemTest, RandomRW_ConcurrentWritersAtDistinctOffsets_EveryByteLands) {
+  constexpr int kThreads = 4;
+  constexpr int kPagesPerThread = 64;
+  constexpr std::size_t kPage = 512;
+  // Page p of the file belongs to thread p % kThreads, so the threads' pages interleave.
+  auto page_bytes = [](int page) {
+    std::string bytes(kPage, '\0');
+    for (std::size_t i = 0; i < kPage; ++i) bytes[i] = static_cast<char>(page * 31 + i);
+    return bytes;
+  };
+  const std::string path = Path("concurrent");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(path));
+  std::vector<Status> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Highest pages first, so the file grows from several threads at once.
+      for (int i = kPagesPerThread - 1; i >= 0; --i) {
+        const int page = i * kThreads + t;
+        const std::string bytes = page_bytes(page);
+        Status s = file->Write(static_cast<std::uint64_t>(page) * kPage, bytes);
+        std::string back(kPage, '?');
+        if (s.ok()) {
+          auto n = file->Read(static_cast<std::uint64_t>(page) * kPage, back);
+          if (!n.has_value()) {
+            s = n.error();
+          } else if (*n != kPage || back != bytes) {
+            s = Status::Corruption("page " + std::to_string(page) + " read back wrong");
+          }
+        }
+        if (s.ok() && i % 16 == 0) s = file->Sync();
+        if (!s.ok()) {
+          errors[t] = s;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    SCOPED_TRACE(::testing::Message() << "thread " << t);
+    EXPECT_OK(errors[t]);
+  }
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  ASSERT_EQ(contents.size(), kThreads * kPagesPerThread * kPage);
+  for (int page = 0; page < kThreads * kPagesPerThread; ++page) {
+    EXPECT_TRUE(contents.substr(page * kPage, kPage) == page_bytes(page)) << "page " << page;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllImpls, FileSystemTest, ::testing::Values(Impl::kPosix, Impl::kMem),

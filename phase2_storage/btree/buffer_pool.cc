@@ -1,0 +1,174 @@
+#include "phase2_storage/btree/buffer_pool.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+
+namespace kv::storage::btree {
+
+PageHandle& PageHandle::operator=(PageHandle&& other) noexcept {
+  if (this != &other) {
+    Release();
+    pool_ = other.pool_;
+    frame_ = other.frame_;
+    other.pool_ = nullptr;
+    other.frame_ = nullptr;
+  }
+  return *this;
+}
+
+void PageHandle::Release() {
+  if (frame_ != nullptr) pool_->Unpin(frame_);
+  pool_ = nullptr;
+  frame_ = nullptr;
+}
+
+BufferPool::BufferPool(RandomRWFile& file, std::string file_name, std::size_t page_size,
+                       std::size_t frames, std::function<Status(Lsn)> before_write)
+    : file_(file),
+      file_name_(std::move(file_name)),
+      page_size_(page_size),
+      before_write_(std::move(before_write)),
+      frame_count_(frames),
+      frames_(std::make_unique<Frame[]>(frames)) {
+  KV_CHECK(frames >= 8, "a buffer pool needs at least 8 frames");
+  memory_ = static_cast<char*>(std::aligned_alloc(4096, frames * page_size));
+  KV_CHECK(memory_ != nullptr, "buffer pool allocation failed");
+  std::memset(memory_, 0, frames * page_size);
+  for (std::size_t i = 0; i < frames; ++i) frames_[i].data = memory_ + i * page_size;
+  scratch_.resize(page_size);
+}
+
+BufferPool::~BufferPool() { std::free(memory_); }
+
+Result<PageHandle> BufferPool::Pin(PageId id) {
+  std::lock_guard lock(mu_);
+  if (auto it = table_.find(id); it != table_.end()) {
+    Frame* f = it->second;
+    ++f->pins;
+    f->referenced = true;
+    ++stats_.hits;
+    return PageHandle(this, f);
+  }
+  ++stats_.misses;
+  KV_ASSIGN_OR_RETURN(Frame * f, Victim());
+  auto read =
+      file_.Read(static_cast<std::uint64_t>(id) * page_size_, std::span<char>(f->data, page_size_));
+  if (!read.has_value()) return read.error();
+  if (*read != page_size_) {
+    return Status::Corruption(fmt::format("{}: page {} (offset {}) is past the end of the file",
+                                          file_name_, id,
+                                          static_cast<std::uint64_t>(id) * page_size_));
+  }
+  KV_RETURN_IF_ERROR(VerifyPage(f->data, page_size_, id, file_name_));
+  f->id = id;
+  f->in_use = true;
+  f->dirty = false;
+  f->referenced = true;
+  f->pins = 1;
+  table_.emplace(id, f);
+  return PageHandle(this, f);
+}
+
+Result<PageHandle> BufferPool::PinNew(PageId id) {
+  std::lock_guard lock(mu_);
+  if (auto it = table_.find(id); it != table_.end()) {
+    Frame* f = it->second;
+    ++f->pins;
+    f->referenced = true;
+    return PageHandle(this, f);
+  }
+  KV_ASSIGN_OR_RETURN(Frame * f, Victim());
+  std::memset(f->data, 0, page_size_);
+  f->id = id;
+  f->in_use = true;
+  f->dirty = false;
+  f->referenced = true;
+  f->pins = 1;
+  table_.emplace(id, f);
+  return PageHandle(this, f);
+}
+
+void BufferPool::Unpin(Frame* frame) {
+  std::lock_guard lock(mu_);
+  KV_CHECK(frame->pins > 0, "unpin of an unpinned frame");
+  --frame->pins;
+}
+
+void BufferPool::MarkDirty(const PageHandle& page) {
+  std::lock_guard lock(mu_);
+  page.frame()->dirty = true;
+}
+
+void BufferPool::Discard(PageHandle& page) {
+  Frame* f = page.frame();
+  {
+    std::lock_guard lock(mu_);
+    KV_CHECK(f->pins == 1, "Discard of a page pinned by someone else");
+    table_.erase(f->id);
+    f->in_use = false;
+    f->dirty = false;
+    f->referenced = false;
+  }
+  page.Release();
+}
+
+Result<Frame*> BufferPool::Victim() {
+  // Two sweeps: the first may only clear reference bits.
+  for (std::size_t step = 0; step < 2 * frame_count_ + 1; ++step) {
+    Frame& f = frames_[hand_];
+    hand_ = (hand_ + 1) % frame_count_;
+    if (!f.in_use) return &f;
+    if (f.pins > 0) continue;
+    if (f.referenced) {
+      f.referenced = false;
+      continue;
+    }
+    if (f.dirty) KV_RETURN_IF_ERROR(WriteBack(f, /*take_latch=*/false));
+    table_.erase(f.id);
+    f.in_use = false;
+    ++stats_.evictions;
+    return &f;
+  }
+  return Status::Busy(fmt::format("buffer pool: all {} frames are pinned", frame_count_));
+}
+
+Status BufferPool::WriteBack(Frame& f, bool take_latch) {
+  {
+    std::shared_lock latch(f.latch, std::defer_lock);
+    if (take_latch) latch.lock();
+    std::memcpy(scratch_.data(), f.data, page_size_);
+  }
+  KV_RETURN_IF_ERROR(before_write_(PageLsn(scratch_.data())));
+  SealPage(scratch_.data(), page_size_);
+  KV_RETURN_IF_ERROR(file_.Write(static_cast<std::uint64_t>(f.id) * page_size_, scratch_));
+  f.dirty = false;
+  ++stats_.writebacks;
+  return Status::Ok();
+}
+
+Status BufferPool::FlushAll() {
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < frame_count_; ++i) {
+    Frame& f = frames_[i];
+    if (f.in_use && f.dirty) KV_RETURN_IF_ERROR(WriteBack(f, /*take_latch=*/true));
+  }
+  return Status::Ok();
+}
+
+BufferPool::Stats BufferPool::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+std::size_t BufferPool::dirty_pages() const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < frame_count_; ++i) n += frames_[i].in_use && frames_[i].dirty;
+  return n;
+}
+
+}  // namespace kv::storage::btree

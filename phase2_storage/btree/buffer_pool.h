@@ -1,0 +1,134 @@
+// BufferPool: the fixed set of page frames through which every page of the B+tree is read and
+// written.
+//
+// A page is used while pinned: Pin() finds it in a frame or reads it from the page file into
+// one (checking its checksum and layout: page.h, VerifyPage), and the returned PageHandle
+// unpins it when destroyed. A pinned frame is never evicted; its bytes are guarded by the
+// frame's latch (a reader-writer lock), which the caller takes around reads and writes of them.
+// Pinning and latching are separate on purpose: the pool's own mutex is never held while a
+// latch is awaited, so a thread holding latches may always pin more pages.
+//
+// Eviction is CLOCK (second chance): each frame has a reference bit, set on every pin; the hand
+// sweeps the frames, clearing set bits and taking the first unpinned frame whose bit is clear.
+// It costs one bit per frame and no list updates on a hit, and a scan touching every page once
+// cannot flush out the hot upper levels as it would with plain LRU, since their bits are set
+// again on every descent. (LRU-K resists scans better but keeps K timestamps per page and a
+// heap; docs/phase2-btree.md weighs the two.)
+//
+// A dirty victim is written back first, and before that the write-ahead rule is enforced:
+// `before_write(lsn)` must make the log durable up to the page's LSN, so a page on disk never
+// holds a change the log could lose.
+//
+// Thread safety: all methods are safe from many threads. Reads and write-backs happen under the
+// pool's mutex, so misses are served one at a time (simple, and the bench is single-threaded;
+// the guide lists it as a limit).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/file_system.h"
+#include "common/status.h"
+#include "phase2_storage/btree/page.h"
+
+namespace kv::storage::btree {
+
+struct Frame {
+  PageId id = kNoPage;
+  char* data = nullptr;
+  std::shared_mutex latch;  // Guards the bytes at `data` while pinned.
+  int pins = 0;             // GUARDED_BY(pool mutex)
+  bool dirty = false;       // GUARDED_BY(pool mutex)
+  bool referenced = false;  // GUARDED_BY(pool mutex)
+  bool in_use = false;      // GUARDED_BY(pool mutex); holds page `id`
+};
+
+class BufferPool;
+
+// A pin on one frame; unpins when destroyed. Move-only.
+class PageHandle {
+ public:
+  PageHandle() = default;
+  PageHandle(BufferPool* pool, Frame* frame) : pool_(pool), frame_(frame) {}
+  PageHandle(PageHandle&& other) noexcept { *this = std::move(other); }
+  PageHandle& operator=(PageHandle&& other) noexcept;
+  PageHandle(const PageHandle&) = delete;
+  PageHandle& operator=(const PageHandle&) = delete;
+  ~PageHandle() { Release(); }
+
+  void Release();
+  explicit operator bool() const { return frame_ != nullptr; }
+  Frame* frame() const { return frame_; }
+  char* data() const { return frame_->data; }
+  PageId id() const { return frame_->id; }
+
+ private:
+  BufferPool* pool_ = nullptr;
+  Frame* frame_ = nullptr;
+};
+
+class BufferPool {
+ public:
+  struct Stats {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::uint64_t evictions = 0;
+    std::uint64_t writebacks = 0;  // Pages written to the file (evictions and flushes).
+  };
+
+  // `file` (named `file_name` in errors) must outlive the pool.
+  BufferPool(RandomRWFile& file, std::string file_name, std::size_t page_size, std::size_t frames,
+             std::function<Status(Lsn)> before_write);
+  ~BufferPool();
+
+  // Pins page `id`, reading and verifying it on a miss. kCorruption (naming the page) if it
+  // fails verification, kBusy if every frame is pinned.
+  Result<PageHandle> Pin(PageId id);
+  // Pins a frame for page `id` without reading the file; if the page is not resident, its frame
+  // is zero-filled. For a page the caller is about to overwrite whole.
+  Result<PageHandle> PinNew(PageId id);
+  // Marks a pinned page changed: it will be written back before its frame is reused.
+  void MarkDirty(const PageHandle& page);
+  // Drops a page the caller has pinned exactly once, without writing it back (an allocation
+  // that was rolled back). The handle is released.
+  void Discard(PageHandle& page);
+  // Writes every dirty page to the file (the caller syncs it). Takes each frame's latch shared
+  // while copying its bytes.
+  Status FlushAll();
+
+  std::size_t frames() const { return frame_count_; }
+  std::size_t page_size() const { return page_size_; }
+  Stats stats() const;
+  std::size_t dirty_pages() const;
+
+ private:
+  friend class PageHandle;
+  void Unpin(Frame* frame);
+  // REQUIRES: mu_ held. A free or evictable frame, written back first if dirty.
+  Result<Frame*> Victim();
+  // REQUIRES: mu_ held.
+  Status WriteBack(Frame& frame, bool take_latch);
+
+  RandomRWFile& file_;
+  const std::string file_name_;
+  const std::size_t page_size_;
+  const std::function<Status(Lsn)> before_write_;
+  char* memory_ = nullptr;  // frames_.size() * page_size_ bytes, page-aligned.
+  const std::size_t frame_count_;
+  std::unique_ptr<Frame[]> frames_;
+  std::string scratch_;  // GUARDED_BY(mu_); the sealed copy of a page being written.
+
+  mutable std::mutex mu_;
+  std::unordered_map<PageId, Frame*> table_;  // GUARDED_BY(mu_)
+  std::size_t hand_ = 0;                      // GUARDED_BY(mu_)
+  Stats stats_;                               // GUARDED_BY(mu_)
+};
+
+}  // namespace kv::storage::btree

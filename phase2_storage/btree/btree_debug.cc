@@ -86,7 +86,7 @@ Status BTreeEngine::CheckInvariants() const {
   std::unordered_map<PageId, Bounds> bounds;
   bounds[m.root] = {};
   std::vector<PageId> leaves;
-  KV_RETURN_IF_ERROR(Walk([&](PageId id, int depth, const char* page) -> Status {
+  const Status walked = Walk([&](PageId id, int depth, const char* page) -> Status {
     KV_RETURN_IF_ERROR(claim(id, "tree"));
     const PageType type = GetPageType(page);
     const bool is_leaf = depth == static_cast<int>(m.height);
@@ -146,7 +146,8 @@ Status BTreeEngine::CheckInvariants() const {
       bounds[i == 0 ? node.link : CellChild(node.cells[i - 1])] = std::move(child);
     }
     return Status::Ok();
-  }));
+  });
+  KV_RETURN_IF_ERROR(walked);
 
   // The sibling chain visits exactly the leaves, in key order.
   PageId at = leaves.front();

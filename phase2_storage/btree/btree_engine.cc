@@ -397,7 +397,10 @@ Status BTreeEngine::Recover(const std::vector<std::uint64_t>& segments) {
   {
     std::lock_guard lock(writer_mu_);
     next_lsn_ = newest + 1;
-    counters_.log_records = 0;
+    // Pages changed from here on get a full image first, as after a checkpoint: the log is
+    // about to start a new segment, and until the checkpoint below completes, a page torn while
+    // it writes them must be rebuilt from the new segment alone if the old ones are gone.
+    redo_lsn_ = next_lsn_;
   }
   pushed_lsn_.store(newest);
   {
@@ -533,6 +536,11 @@ Status BTreeEngine::Apply(const WriteOptions& options, std::span<const Change> c
       return s;
     }
     checkpoint_due = log_bytes_since_checkpoint_ >= options_.checkpoint_log_bytes;
+  }
+  if (!logged && options.sync) {
+    // Nothing changed (say, deleting a missing key), but a sync write still promises that
+    // every write acknowledged before it is durable.
+    return Sync();
   }
   if (logged) {
     Status s = wal_->Await(ticket);

@@ -54,9 +54,15 @@ Result<char*> BTreeEngine::WriteOp::Track(PageId id, PageHandle page, bool fresh
       return false;
     });
   }
-  std::unique_lock latch(page.frame()->latch);
+  if (!fresh) {
+    // A barrier: a reader that found no image for this page may be reading the frame right
+    // now, under its latch; wait for it. Every reader after this finds the image (its epoch
+    // had one given above, or copies inflight_ when it is created), so the page can change
+    // without the latch until the write ends.
+    std::unique_lock barrier(page.frame()->latch);
+  }
   char* data = page.data();
-  touched_.emplace(id, Touched{std::move(page), std::move(latch), std::move(before), fresh});
+  touched_.emplace(id, Touched{std::move(page), std::move(before), fresh});
   return data;
 }
 
@@ -182,7 +188,7 @@ void BTreeEngine::WriteOp::Finish() {
     ++e_.committed_writes_;
     e_.inflight_.clear();
   }
-  touched_.clear();  // Unlatches, then unpins, each page.
+  touched_.clear();  // Unpins each page.
   reads_.clear();
   done_ = true;
 }
@@ -191,7 +197,6 @@ void BTreeEngine::WriteOp::Rollback() {
   std::vector<PageHandle> discard;
   for (auto& [id, t] : touched_) {
     std::memcpy(t.page.data(), t.before->data(), e_.geo_.page_size);
-    t.latch.unlock();
     if (t.fresh) discard.push_back(std::move(t.page));
   }
   for (PageHandle& page : discard) e_.pool_->Discard(page);
@@ -263,7 +268,7 @@ Result<std::unique_ptr<BTreeEngine>> BTreeEngine::Open(FileSystem& fs, std::stri
   {
     // The page size is fixed when the tree is created. Page 0 says which, before anything can
     // be read at the right size (the field never changes, so even a torn page 0 keeps it).
-    std::string head(kPageHeaderSize + 16, '\0');
+    std::string head(64, '\0');  // The meta page's fields (page.h).
     KV_ASSIGN_OR_RETURN(std::size_t got, e->file_->Read(0, std::span(head.data(), head.size())));
     if (got == head.size() && GetPageType(head.data()) == PageType::kMeta &&
         std::string_view(head.data() + kPageHeaderSize, kMetaMagic.size()) == kMetaMagic) {

@@ -8,7 +8,7 @@
 //   LOCK
 //
 // Writes. One writer at a time (writer_mu_) changes pages in the buffer pool: it keeps each
-// changed page pinned and latched, with a copy of it as it was before the write. When the write
+// changed page pinned, with a copy of it as it was before the write. When the write
 // is done, one log record describes every page it changed (a full image the first time a page
 // changes after a checkpoint, a byte diff after that) and stamps them with the record's LSN.
 // A page may be written back to the file at any time after that, but only once the log is

@@ -50,8 +50,8 @@ class BTreeEngine::View {
     if (auto image = epoch_->Find(id)) return fn(image->data());
     KV_ASSIGN_OR_RETURN(PageHandle page, engine_->pool_->Pin(id));
     std::shared_lock latch(page.frame()->latch);
-    // Checked again under the latch: a writer saves the image before it changes the page, and
-    // changes it only under the latch held exclusively.
+    // Checked again under the latch: a writer gives the epoch the image, then takes the latch
+    // once (waiting out readers inside it) before it changes the page.
     if (auto image = epoch_->Find(id)) return fn(image->data());
     return fn(page.data());
   }
@@ -74,8 +74,9 @@ class BTreeEngine::WriteOp {
   // Page `id` for reading; valid until the write ends or ReleaseReads(). The writer is the only
   // one that changes pages, so it reads without latching.
   Result<const char*> Page(PageId id);
-  // Page `id` for changing: pinned, latched exclusively and its before-image kept until the
-  // write ends. kInvalidArgument once the write has changed max_op_pages pages.
+  // Page `id` for changing: pinned and its before-image kept until the write ends, and given to
+  // every live epoch without one (btree_engine.h, "Reads"). kInvalidArgument once the write has
+  // changed max_op_pages pages.
   Result<char*> Mutable(PageId id);
   // A page for a new node (from the free list, or past the last page); the caller initializes it.
   Result<PageId> Allocate();
@@ -97,7 +98,6 @@ class BTreeEngine::WriteOp {
  private:
   struct Touched {
     PageHandle page;
-    std::unique_lock<std::shared_mutex> latch;
     std::shared_ptr<const std::string> before;
     bool fresh = false;  // Allocated past the last page: nobody else can see it.
   };

@@ -127,7 +127,7 @@ Result<Frame*> BufferPool::Victim() {
       f.referenced = false;
       continue;
     }
-    if (f.dirty) KV_RETURN_IF_ERROR(WriteBack(f, /*take_latch=*/false));
+    if (f.dirty) KV_RETURN_IF_ERROR(WriteBack(f));
     table_.erase(f.id);
     f.in_use = false;
     ++stats_.evictions;
@@ -136,12 +136,8 @@ Result<Frame*> BufferPool::Victim() {
   return Status::Busy(fmt::format("buffer pool: all {} frames are pinned", frame_count_));
 }
 
-Status BufferPool::WriteBack(Frame& f, bool take_latch) {
-  {
-    std::shared_lock latch(f.latch, std::defer_lock);
-    if (take_latch) latch.lock();
-    std::memcpy(scratch_.data(), f.data, page_size_);
-  }
+Status BufferPool::WriteBack(Frame& f) {
+  std::memcpy(scratch_.data(), f.data, page_size_);
   KV_RETURN_IF_ERROR(before_write_(PageLsn(scratch_.data())));
   SealPage(scratch_.data(), page_size_);
   KV_RETURN_IF_ERROR(file_.Write(static_cast<std::uint64_t>(f.id) * page_size_, scratch_));
@@ -151,12 +147,41 @@ Status BufferPool::WriteBack(Frame& f, bool take_latch) {
 }
 
 Status BufferPool::FlushAll() {
-  std::lock_guard lock(mu_);
-  for (std::size_t i = 0; i < frame_count_; ++i) {
-    Frame& f = frames_[i];
-    if (f.in_use && f.dirty) KV_RETURN_IF_ERROR(WriteBack(f, /*take_latch=*/true));
+  // Pin the dirty frames, then copy each under its latch without holding the pool's mutex: a
+  // latch is never awaited under the mutex (the order writers take them in is latch, mutex).
+  std::vector<Frame*> dirty;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < frame_count_; ++i) {
+      Frame& f = frames_[i];
+      if (f.in_use && f.dirty) {
+        ++f.pins;
+        dirty.push_back(&f);
+      }
+    }
   }
-  return Status::Ok();
+  std::string copy(page_size_, '\0');
+  Status status;
+  for (Frame* f : dirty) {
+    if (status.ok()) {
+      {
+        std::shared_lock latch(f->latch);
+        std::memcpy(copy.data(), f->data, page_size_);
+      }
+      status = before_write_(PageLsn(copy.data()));
+      if (status.ok()) {
+        SealPage(copy.data(), page_size_);
+        status = file_.Write(static_cast<std::uint64_t>(f->id) * page_size_, copy);
+      }
+    }
+    std::lock_guard lock(mu_);
+    if (status.ok()) {
+      f->dirty = false;
+      ++stats_.writebacks;
+    }
+    --f->pins;
+  }
+  return status;
 }
 
 BufferPool::Stats BufferPool::stats() const {

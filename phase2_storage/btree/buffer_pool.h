@@ -100,7 +100,8 @@ class BufferPool {
   // that was rolled back). The handle is released.
   void Discard(PageHandle& page);
   // Writes every dirty page to the file (the caller syncs it). Takes each frame's latch shared
-  // while copying its bytes.
+  // while copying its bytes. REQUIRES: no page is being changed meanwhile (the engine calls it
+  // under its writer lock), since a page is marked clean once its copy is written.
   Status FlushAll();
 
   std::size_t frames() const { return frame_count_; }
@@ -113,8 +114,8 @@ class BufferPool {
   void Unpin(Frame* frame);
   // REQUIRES: mu_ held. A free or evictable frame, written back first if dirty.
   Result<Frame*> Victim();
-  // REQUIRES: mu_ held.
-  Status WriteBack(Frame& frame, bool take_latch);
+  // REQUIRES: mu_ held; `frame` unpinned (so nobody holds its latch).
+  Status WriteBack(Frame& frame);
 
   RandomRWFile& file_;
   const std::string file_name_;

@@ -743,23 +743,43 @@ SequenceNumber LsmEngine::OldestSnapshot() const {
 }
 
 void LsmEngine::DeleteObsoleteFiles() {
-  std::set<std::uint64_t> live;
-  {
-    std::lock_guard lock(mu_);
-    live = pending_outputs_;
-  }
-  for (std::uint64_t n : versions_.LiveTables()) live.insert(n);
   const std::uint64_t log_number = versions_.log_number();
+  // The directory first, then what is live. A table in the listing existed before it, so when
+  // the live sets are read it is still pending, or in a version (its number leaves
+  // pending_outputs_ only after its edit is applied), or garbage. The other order deletes a table
+  // that a flush or compaction in another thread starts between the two.
   auto names = fs_.ListDir(dir_);
   if (!names) return;  // Garbage stays until the next attempt; it is never read.
+  std::set<std::uint64_t> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending = pending_outputs_;
+  }
+  const std::vector<std::uint64_t> live_list = versions_.LiveTables();
+  const std::set<std::uint64_t> in_versions(live_list.begin(), live_list.end());
+  std::set<std::uint64_t> in_current;
+  const auto current = versions_.current();
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const auto& f : current->files(level)) in_current.insert(f->number);
+  }
   for (const std::string& name : *names) {
     if (auto segment = phase1::ParseWalSegmentName(name)) {
       if (*segment < log_number) (void)fs_.RemoveFile(JoinPath(dir_, name));
       continue;
     }
-    if (auto number = ParseTableFileName(name); number && !live.contains(*number)) {
-      table_cache_.Evict(*number);
-      (void)fs_.RemoveFile(JoinPath(dir_, name));
+    auto number = ParseTableFileName(name);
+    if (!number || pending.contains(*number)) continue;
+    if (in_versions.contains(*number)) {
+      if (!in_current.contains(*number)) {
+        std::lock_guard lock(mu_);
+        kept_for_old_versions_.insert(*number);
+      }
+      continue;
+    }
+    table_cache_.Evict(*number);
+    if (fs_.RemoveFile(JoinPath(dir_, name)).ok()) {
+      std::lock_guard lock(mu_);
+      kept_for_old_versions_.erase(*number);
     }
   }
 }
@@ -829,15 +849,24 @@ Status LsmEngine::WaitForIdle() {
 
 LsmEngine::ReadView LsmEngine::AcquireReadView(const ReadOptions& options) const {
   ReadView view;
+  {
+    // Read together: a flush installs its table before it drops imm_, so whichever of the two we
+    // see, the flushed data is in it.
+    std::lock_guard lock(mu_);
+    view.mem = mem_;
+    view.imm = imm_;
+    view.version = versions_.current();
+  }
+  // The sequence after the version, never before. A compaction keeps only the versions reads at
+  // or after the visible sequence of its start can see; had it finished between an earlier load
+  // of the sequence and the version, the read would find a key's newer version too new and its
+  // older one dropped: an acknowledged write missing, or a key going back to an older value.
+  // Loaded after, the sequence is at least that of every compaction in the version. (Writes it
+  // covers that went to a memtable newer than `mem` are all newer than `mem`'s: the read is
+  // still a prefix of the history.)
   view.sequence = options.snapshot != nullptr
                       ? static_cast<const SnapshotImpl*>(options.snapshot)->sequence()
                       : visible_sequence_.load();
-  // Read together: a flush installs its table before it drops imm_, so whichever of the two we
-  // see, the flushed data is in it.
-  std::lock_guard lock(mu_);
-  view.mem = mem_;
-  view.imm = imm_;
-  view.version = versions_.current();
   return view;
 }
 
@@ -926,12 +955,14 @@ LsmEngine::Stats LsmEngine::stats() const {
 Status LsmEngine::CheckInvariants() const {
   auto version = versions_.current();
   KV_RETURN_IF_ERROR(version->CheckInvariants());
-  // The tables on disk are exactly the live ones (plus any being written right now).
+  // The tables on disk are exactly the live ones, plus any being written right now and any an
+  // old version held at the last cleanup (garbage until the next one, if that version is gone).
   std::set<std::uint64_t> live;
   for (std::uint64_t n : versions_.LiveTables()) live.insert(n);
   {
     std::lock_guard lock(mu_);
     for (std::uint64_t n : pending_outputs_) live.insert(n);
+    for (std::uint64_t n : kept_for_old_versions_) live.insert(n);
   }
   KV_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir_));
   std::set<std::uint64_t> on_disk;

@@ -192,6 +192,10 @@ class LsmEngine final : public OrderedEngine {
   Stats stats_;                                      // GUARDED_BY(mu_)
   std::set<std::uint64_t> pending_outputs_;          // GUARDED_BY(mu_); tables being written.
   std::uint64_t memtable_seed_ = 0;                  // GUARDED_BY(mu_)
+  // GUARDED_BY(mu_). Tables out of the current version that DeleteObsoleteFiles kept because an
+  // older version still held them (an iterator reads it). Once released they are garbage until
+  // the next DeleteObsoleteFiles, and CheckInvariants accepts them on disk meanwhile.
+  std::set<std::uint64_t> kept_for_old_versions_;
 
   mutable std::mutex snapshots_mu_;
   mutable std::multiset<SequenceNumber> snapshots_;  // GUARDED_BY(snapshots_mu_)

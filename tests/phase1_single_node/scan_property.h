@@ -15,8 +15,8 @@
 // that the history stays exact. Single-threaded: a run is a function of RapidCheck's seed, and
 // RC_PARAMS="seed=<seed>" replays a failure.
 //
-// Phase 1 runs it on the hash-table engine (store_scan_test.cc), phase 2 on the LSM tree through
-// the versioned adapter (tests/phase2_storage/lsm/lsm_txn_test.cc).
+// Phase 1 runs it on the hash-table engine (store_scan_test.cc), phase 2 on every ordered engine
+// through the versioned adapter (tests/phase2_storage/engine_txn_test.cc).
 #pragma once
 
 #include <cstddef>

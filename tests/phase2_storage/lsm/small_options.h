@@ -20,4 +20,13 @@ inline LsmOptions SmallLsmOptions() {
   return o;
 }
 
+// The same for size-tiered compaction: two similar runs merge, more than four force a merge.
+inline LsmOptions SmallTieredOptions() {
+  LsmOptions o = SmallLsmOptions();
+  o.compaction_style = LsmOptions::CompactionStyle::kSizeTiered;
+  o.tiered_min_merge = 2;
+  o.tiered_max_runs = 4;
+  return o;
+}
+
 }  // namespace kv::storage::lsm

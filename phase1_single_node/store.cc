@@ -78,9 +78,11 @@ Status Store::Recover() {
     // engine that keeps its data on disk (phase 2), the store may be larger than memory.
     constexpr std::size_t kApplyChunk = 4096;
     std::vector<Write> batch;
+    std::size_t batch_bytes = 0;
     auto apply_batch = [&]() -> Status {
       Status s = batch.empty() ? Status::Ok() : engine_->Apply(batch, checkpoint_ts);
       batch.clear();
+      batch_bytes = 0;
       return s;
     };
     KV_ASSIGN_OR_RETURN(
@@ -97,7 +99,10 @@ Status Store::Recover() {
                                                       recovery_.checkpoint_file));
               }
               batch.push_back(Write{std::string(k), std::string(v)});
-              return batch.size() >= kApplyChunk ? apply_batch() : Status::Ok();
+              batch_bytes += k.size() + v.size();
+              return batch.size() >= kApplyChunk || batch_bytes >= options_.recovery_chunk_bytes
+                         ? apply_batch()
+                         : Status::Ok();
             }));
     KV_RETURN_IF_ERROR(apply_batch());
     first_segment = recovery_.checkpoint.first_segment;

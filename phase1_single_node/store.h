@@ -66,6 +66,11 @@ struct StoreOptions {
   bool repair = false;
   // The engine under the transaction layer; a MemVersionedEngine if empty.
   EngineFactory engine_factory;
+  // Recovery hands the checkpoint to the engine in chunks (one Apply each) of at most 4096
+  // entries, and closes a chunk once its keys and values reach this many bytes. That bounds the
+  // memory recovery needs, and the size of one Apply: an engine that takes a batch in one
+  // bounded write (the B+tree's write must fit in its buffer pool) sets it below its bound.
+  std::size_t recovery_chunk_bytes = 4 << 20;
 };
 
 // What Open() found and did.

@@ -11,6 +11,7 @@ namespace kv::bench {
 std::unique_ptr<Engine> NewMemEngine();        // Phase 1's Store (always built).
 std::unique_ptr<Engine> NewLsmEngine();        // Phase 2's LSM tree (always built).
 std::unique_ptr<Engine> NewLsmTieredEngine();  // The same with size-tiered compaction.
+std::unique_ptr<Engine> NewBTreeEngine();      // Phase 2's B+tree (always built).
 #ifdef KV_HAVE_LEVELDB
 std::unique_ptr<Engine> NewLevelDbEngine();
 #endif

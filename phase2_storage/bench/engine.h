@@ -1,5 +1,5 @@
-// The one interface kvbench drives every engine through: the course's own (phase 1's store now,
-// the LSM tree and the B+tree when they land) and the production engines it is compared with
+// The one interface kvbench drives every engine through: the course's own (phase 1's store, the
+// LSM tree and the B+tree) and the production engines it is compared with
 // (LevelDB, RocksDB, LMDB, SQLite, from Debian's packages).
 //
 // An adapter does the least that lets the engine run the workloads of ../shared/WORKLOADS.md

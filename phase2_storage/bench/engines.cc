@@ -19,7 +19,7 @@ const std::vector<EngineInfo>& KnownEngines() {
     e.push_back(Built("mem", NewMemEngine));
     e.push_back(Built("lsm", NewLsmEngine));
     e.push_back(Built("lsm-tiered", NewLsmTieredEngine));
-    // The B+tree (btree) of phase 2 joins here when it lands.
+    e.push_back(Built("btree", NewBTreeEngine));
 #ifdef KV_HAVE_LEVELDB
     e.push_back(Built("leveldb", NewLevelDbEngine));
 #else

@@ -129,7 +129,8 @@ int Main(int argc, char** argv) {
   std::string engines_arg = "all", workloads_arg = "all", json_path, report_path, dir;
   RunConfig config;
   app.add_option("--engines", engines_arg,
-                 "comma-separated engines, or all: mem,leveldb,rocksdb,lmdb,sqlite");
+                 "comma-separated engines, or all: mem,lsm,lsm-tiered,btree,leveldb,rocksdb,"
+                 "lmdb,sqlite");
   app.add_option("--workloads", workloads_arg,
                  "comma-separated workloads, or all: fillseq,fillrandom,overwrite,readrandom,"
                  "readmissing,readseq,seekrandom,ycsb-a,ycsb-b,ycsb-c,ycsb-e,ycsb-f,fillsync");

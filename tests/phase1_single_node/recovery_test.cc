@@ -390,18 +390,25 @@ TEST(Recovery, CheckpointOfSeveralBatches_EveryEntryRecovered) {
   EXPECT_EQ(state, model);
 }
 
-// A hash-table engine that records the size of every Apply batch.
+// A hash-table engine that records the size of every Apply batch: its entries, and the key and
+// value bytes of each entry.
 class BatchRecordingEngine final : public testing::ForwardingEngine {
  public:
-  explicit BatchRecordingEngine(std::shared_ptr<std::vector<std::size_t>> batches)
-      : batches_(std::move(batches)) {}
+  explicit BatchRecordingEngine(std::shared_ptr<std::vector<std::size_t>> batches,
+                                std::shared_ptr<std::vector<std::vector<std::size_t>>> bytes = {})
+      : batches_(std::move(batches)), bytes_(std::move(bytes)) {}
   Status Apply(std::span<Write> writes, Timestamp commit_ts) override {
     batches_->push_back(writes.size());
+    if (bytes_) {
+      std::vector<std::size_t>& sizes = bytes_->emplace_back();
+      for (const Write& w : writes) sizes.push_back(w.key.size() + w.value.value_or("").size());
+    }
     return ForwardingEngine::Apply(writes, commit_ts);
   }
 
  private:
   std::shared_ptr<std::vector<std::size_t>> batches_;
+  std::shared_ptr<std::vector<std::vector<std::size_t>>> bytes_;
 };
 
 // Recovery hands a checkpoint to the engine in bounded chunks, not as one batch: opening a store
@@ -439,6 +446,52 @@ TEST(Recovery, LargeCheckpoint_AppliedInChunksOfAtMost4096_EveryEntryRecovered) 
   }
   ASSERT_OK_AND_ASSIGN(auto all, t.Scan("", "", 0));
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kKeys));
+}
+
+// A chunk also closes once its keys and values reach StoreOptions::recovery_chunk_bytes: an
+// engine that takes one batch in one bounded write (the B+tree) sets it below its bound. The
+// entry that passes the budget stays in its chunk, so a chunk holds less than the budget before
+// its last entry.
+TEST(Recovery, LargeCheckpoint_ChunksCloseAtRecoveryChunkBytes_EveryEntryRecovered) {
+  auto fs = NewMemFileSystem();
+  constexpr int kKeys = 300;
+  constexpr std::size_t kBudget = 10'000;
+  auto value = [](int i) {
+    return std::string(100 + (i * 37) % 900, static_cast<char>('a' + i % 26));
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir)));
+    auto t = store->Begin();
+    for (int i = 0; i < kKeys; ++i) ASSERT_OK(t.Put(fmt::format("key{:05}", i), value(i)));
+    ASSERT_OK(t.Commit());
+    ASSERT_OK(store->Checkpoint());
+  }
+  auto batches = std::make_shared<std::vector<std::size_t>>();
+  auto bytes = std::make_shared<std::vector<std::vector<std::size_t>>>();
+  StoreOptions options;
+  options.recovery_chunk_bytes = kBudget;
+  options.engine_factory = [batches, bytes] {
+    return std::make_unique<BatchRecordingEngine>(batches, bytes);
+  };
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir), options));
+  ASSERT_GE(bytes->size(), 10u) << "about 170 KB of entries in chunks of about 10 KB";
+  std::size_t total = 0;
+  for (std::size_t c = 0; c < bytes->size(); ++c) {
+    const std::vector<std::size_t>& sizes = (*bytes)[c];
+    ASSERT_FALSE(sizes.empty());
+    std::size_t before_last = 0;
+    for (std::size_t k = 0; k + 1 < sizes.size(); ++k) before_last += sizes[k];
+    EXPECT_LT(before_last, kBudget) << "chunk " << c;
+    if (c + 1 < bytes->size()) {
+      EXPECT_GE(before_last + sizes.back(), kBudget) << "chunk " << c << " closed early";
+    }
+    total += sizes.size();
+  }
+  EXPECT_EQ(total, static_cast<std::size_t>(kKeys));
+  auto t = store->Begin();
+  ASSERT_OK_AND_ASSIGN(auto all, t.Scan("", "", 0));
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kKeys));
+  for (int i = 0; i < kKeys; ++i) EXPECT_EQ(all[i].second, value(i)) << i;
 }
 
 // A checkpoint whose I/O fails at any of its sync points (rotation, the file, its rename, the

@@ -127,10 +127,10 @@ std::unique_ptr<Engine> NewBTreeEngine() {
   storage::btree::BTreeOptions options;
   options.page_size = 4096;
   options.buffer_pool_bytes = 8 << 20;
-  options.checkpoint_log_bytes = 64 << 20;
   std::string settings = fmt::format(
       "{} KiB pages, {} MiB buffer pool (CLOCK), redo log with a checkpoint every {} MiB of log, "
-      "log and pages synced only at checkpoints and when the workload syncs, no compression",
+      "log synced when the workload syncs, before a page newer than the last sync is written back "
+      "and at checkpoints (which also sync the pages), no compression",
       options.page_size >> 10, options.buffer_pool_bytes >> 20, options.checkpoint_log_bytes >> 20);
   return std::make_unique<OrderedEngineAdapter>(
       "btree", std::move(settings),

@@ -187,6 +187,7 @@ void BTreeEngine::WriteOp::Finish() {
     std::lock_guard lock(e_.snap_mu_);
     ++e_.committed_writes_;
     e_.inflight_.clear();
+    e_.current_epoch_.reset();  // Readers of the state before this write keep their own copy.
   }
   touched_.clear();  // Unpins each page.
   reads_.clear();
@@ -571,13 +572,14 @@ Status BTreeEngine::Apply(const WriteOptions& options, std::span<const Change> c
 
 std::shared_ptr<BTreeEngine::ReadEpoch> BTreeEngine::RegisterEpoch() const {
   std::lock_guard lock(snap_mu_);
-  if (auto current = current_epoch_.lock(); current && current->writes == committed_writes_) {
-    return current;
-  }
+  // Readers between two writes share one epoch; the engine keeps it until the next write ends,
+  // so a stream of Gets allocates nothing.
+  if (current_epoch_ && current_epoch_->writes == committed_writes_) return current_epoch_;
   auto epoch = std::make_shared<ReadEpoch>();
   epoch->writes = committed_writes_;
   // A write in progress has changed these pages already; the epoch sees them as before it.
   epoch->images = inflight_;
+  std::erase_if(live_epochs_, [](const std::weak_ptr<ReadEpoch>& weak) { return weak.expired(); });
   live_epochs_.push_back(epoch);
   current_epoch_ = epoch;
   return epoch;

@@ -61,7 +61,9 @@ struct BTreeOptions {
   bool create_if_missing = true;
   std::size_t page_size = 4096;             // A power of two, 1 KiB to 32 KiB; fixed at creation.
   std::size_t buffer_pool_bytes = 8 << 20;  // At least 64 pages.
-  std::uint64_t checkpoint_log_bytes = 64 << 20;
+  // Recovery replays at most about this much log. Each checkpoint costs a sync of every dirty
+  // page and then a full image of each page at its next change (btree_engine.h, Checkpoints).
+  std::uint64_t checkpoint_log_bytes = 256 << 20;
 };
 
 class BTreeEngine final : public OrderedEngine {
@@ -146,7 +148,10 @@ class BTreeEngine final : public OrderedEngine {
   Result<Path> Descend(WriteOp& op, std::string_view key);
   Status PutOne(WriteOp& op, std::string_view key, std::string_view value);
   Status DeleteOne(WriteOp& op, std::string_view key);
-  Status StoreAndFix(WriteOp& op, const Path& path, std::size_t level, Node node);
+  // Stores `node` at path[level], splitting or rebalancing it and repairing its ancestors.
+  // `append`: the node is the last leaf and just got a key after all others.
+  Status StoreAndFix(WriteOp& op, const Path& path, std::size_t level, Node node,
+                     bool append = false);
   Status Rebalance(WriteOp& op, const Path& path, std::size_t level);
   Status CollapseRoot(WriteOp& op);
   Result<PageId> WriteOverflow(WriteOp& op, std::string_view value);
@@ -185,7 +190,9 @@ class BTreeEngine final : public OrderedEngine {
   // Epochs (see "Reads" above).
   mutable std::mutex snap_mu_;
   mutable std::vector<std::weak_ptr<ReadEpoch>> live_epochs_;  // GUARDED_BY(snap_mu_)
-  mutable std::weak_ptr<ReadEpoch> current_epoch_;             // GUARDED_BY(snap_mu_)
+  // The epoch of the state after the last write, shared by the readers that start before the
+  // next one.
+  mutable std::shared_ptr<ReadEpoch> current_epoch_;  // GUARDED_BY(snap_mu_)
   std::uint64_t committed_writes_ = 0;                         // GUARDED_BY(snap_mu_)
   // Before-images of the pages the write in progress has changed so far.
   std::unordered_map<PageId, std::shared_ptr<const std::string>> inflight_;  // GUARDED_BY(snap_mu_)

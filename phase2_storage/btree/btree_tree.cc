@@ -73,12 +73,15 @@ Status BTreeEngine::PutOne(WriteOp& op, std::string_view key, std::string_view v
     return Status::Ok();
   }
   Node node = ReadNode(page, geo_.page_size);
+  // Appending past the last key of the last leaf (keys arriving in order) splits off only a
+  // small right page, so the left one stays full instead of half full.
+  const bool append = !found && i == leaf.count() && leaf.link() == kNoPage;
   if (found) {
     node.cells[static_cast<std::size_t>(i)] = std::move(cell);
   } else {
     node.cells.insert(node.cells.begin() + i, std::move(cell));
   }
-  return StoreAndFix(op, path, path.size() - 1, std::move(node));
+  return StoreAndFix(op, path, path.size() - 1, std::move(node), append);
 }
 
 Status BTreeEngine::DeleteOne(WriteOp& op, std::string_view key) {
@@ -105,7 +108,8 @@ Status BTreeEngine::DeleteOne(WriteOp& op, std::string_view key) {
   return Status::Ok();
 }
 
-Status BTreeEngine::StoreAndFix(WriteOp& op, const Path& path, std::size_t level, Node node) {
+Status BTreeEngine::StoreAndFix(WriteOp& op, const Path& path, std::size_t level, Node node,
+                                bool append) {
   const PageId id = path[level].id;
   if (node.used() <= geo_.usable) {
     KV_ASSIGN_OR_RETURN(char* page, op.Mutable(id));
@@ -116,7 +120,14 @@ Status BTreeEngine::StoreAndFix(WriteOp& op, const Path& path, std::size_t level
   }
   // Split: the left half stays in this page, the right half goes to a new one.
   const bool internal = node.type == PageType::kInternal;
-  const std::size_t k = BalancedSplitPoint(node.cells, internal);
+  std::size_t k = BalancedSplitPoint(node.cells, internal);
+  if (append && !internal) {
+    // The smallest tail that still fills a page to the minimum. The left page then holds at most
+    // what the page held before the insert.
+    std::size_t tail = 0;
+    k = node.cells.size();
+    while (k > 1 && tail < geo_.min_fill) tail += node.cells[--k].size() + 2;
+  }
   Node right;
   right.type = node.type;
   std::string separator;

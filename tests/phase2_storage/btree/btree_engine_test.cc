@@ -167,6 +167,19 @@ TEST(BTree, InsertThenDeleteAll_TreeShrinksToOneLeaf_AllOtherPagesFree) {
   EXPECT_GT(s.redistributions, 0u);
 }
 
+// Keys in ascending order fill each leaf before starting the next (the split at the end of the
+// last leaf moves only a small tail), so the tree takes few more pages than its bytes need.
+TEST(BTree, AscendingInserts_LeavesFilledAlmostFull_InvariantsHold) {
+  auto fs = NewMemFileSystem();
+  ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs, "db", SmallBTreeOptions()));
+  constexpr int kKeys = 5000;
+  for (int i = 0; i < kKeys; ++i) ASSERT_OK(engine->Put({}, fmt::format("{:016}", i), std::string(50, 'v')));
+  ASSERT_OK(engine->CheckInvariants());
+  // Each entry takes 2 + 6 + 16 + 50 = 74 bytes of a 1000-byte page: 13 per page when full.
+  const auto s = engine->stats();
+  EXPECT_LT(s.pages, kKeys / 13 * 115 / 100) << engine->DescribeState();
+}
+
 // Far more data than the pool holds: 64 frames of 4 KiB (256 KiB) against ~12 MiB of pages.
 TEST(BTree, DataManyTimesThePool_64Frames_AllReadBackInOrder) {
   auto fs = NewMemFileSystem();

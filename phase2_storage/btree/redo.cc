@@ -42,7 +42,8 @@ bool AppendPageDiff(std::string& dst, PageId id, const char* before, const char*
   std::vector<std::pair<std::size_t, std::size_t>> ranges;  // [start, end)
   std::size_t i = kLoggedFrom;
   while (i < page_size) {
-    // Skip equal bytes a word at a time.
+    // Skip equal bytes 64 at a time (memcmp of a fixed 64 is a few vector compares), then 8.
+    while (i + 64 <= page_size && std::memcmp(before + i, after + i, 64) == 0) i += 64;
     while (i + 8 <= page_size && std::memcmp(before + i, after + i, 8) == 0) i += 8;
     while (i < page_size && before[i] == after[i]) ++i;
     if (i >= page_size) break;

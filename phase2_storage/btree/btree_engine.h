@@ -193,7 +193,7 @@ class BTreeEngine final : public OrderedEngine {
   // The epoch of the state after the last write, shared by the readers that start before the
   // next one.
   mutable std::shared_ptr<ReadEpoch> current_epoch_;  // GUARDED_BY(snap_mu_)
-  std::uint64_t committed_writes_ = 0;                         // GUARDED_BY(snap_mu_)
+  std::uint64_t committed_writes_ = 0;                // GUARDED_BY(snap_mu_)
   // Before-images of the pages the write in progress has changed so far.
   std::unordered_map<PageId, std::shared_ptr<const std::string>> inflight_;  // GUARDED_BY(snap_mu_)
 };

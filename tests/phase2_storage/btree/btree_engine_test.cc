@@ -173,7 +173,8 @@ TEST(BTree, AscendingInserts_LeavesFilledAlmostFull_InvariantsHold) {
   auto fs = NewMemFileSystem();
   ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs, "db", SmallBTreeOptions()));
   constexpr int kKeys = 5000;
-  for (int i = 0; i < kKeys; ++i) ASSERT_OK(engine->Put({}, fmt::format("{:016}", i), std::string(50, 'v')));
+  for (int i = 0; i < kKeys; ++i)
+    ASSERT_OK(engine->Put({}, fmt::format("{:016}", i), std::string(50, 'v')));
   ASSERT_OK(engine->CheckInvariants());
   // Each entry takes 2 + 6 + 16 + 50 = 74 bytes of a 1000-byte page: 13 per page when full.
   const auto s = engine->stats();

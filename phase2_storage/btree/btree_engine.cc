@@ -282,8 +282,9 @@ Result<std::unique_ptr<BTreeEngine>> BTreeEngine::Open(FileSystem& fs, std::stri
     }
   }
   BTreeEngine* raw = e.get();
-  e->pool_ = std::make_unique<BufferPool>(*e->file_, e->file_name_, ps, frames,
-                                          [raw](Lsn lsn) { return raw->EnsureLogDurable(lsn); });
+  e->pool_ = std::make_unique<BufferPool>(
+      *e->file_, e->file_name_, ps, frames, [raw] { return raw->durable_lsn_.load(); },
+      [raw](Lsn lsn) { return raw->EnsureLogDurable(lsn); });
   KV_RETURN_IF_ERROR(e->Recover(segments));
   const std::uint64_t next_segment = segments.empty() ? 1 : segments.back() + 1;
   KV_ASSIGN_OR_RETURN(
@@ -327,7 +328,7 @@ Status BTreeEngine::Recover(const std::vector<std::uint64_t>& segments) {
   }
   {
     std::lock_guard lock(durable_mu_);
-    durable_lsn_ = std::numeric_limits<Lsn>::max();
+    durable_lsn_.store(std::numeric_limits<Lsn>::max());
   }
   std::unordered_map<PageId, Lsn> imaged;  // Pages that had a full image in this replay.
   Lsn last = 0;
@@ -411,7 +412,7 @@ Status BTreeEngine::Recover(const std::vector<std::uint64_t>& segments) {
   pushed_lsn_.store(newest);
   {
     std::lock_guard lock(durable_mu_);
-    durable_lsn_ = newest;
+    durable_lsn_.store(newest);
   }
   if (records > 0) {
     recovery_note_ = fmt::format("replayed {} log records{}{}", records,
@@ -425,11 +426,11 @@ Status BTreeEngine::Recover(const std::vector<std::uint64_t>& segments) {
 
 Status BTreeEngine::EnsureLogDurable(Lsn lsn) {
   std::lock_guard lock(durable_mu_);
-  if (lsn <= durable_lsn_) return Status::Ok();
+  if (lsn <= durable_lsn_.load()) return Status::Ok();
   const Lsn target = pushed_lsn_.load();
   if (wal_ == nullptr) return Status::IOError("page newer than the log, and no log open");
   KV_RETURN_IF_ERROR(wal_->Sync());
-  durable_lsn_ = std::max(durable_lsn_, target);
+  durable_lsn_.store(std::max(durable_lsn_.load(), target));
   return Status::Ok();
 }
 

@@ -185,7 +185,7 @@ class BTreeEngine final : public OrderedEngine {
 
   std::atomic<Lsn> pushed_lsn_{0};  // The newest LSN handed to the log.
   std::mutex durable_mu_;
-  Lsn durable_lsn_ = 0;  // GUARDED_BY(durable_mu_)
+  std::atomic<Lsn> durable_lsn_{0};  // Written under durable_mu_; read anywhere.
 
   // Epochs (see "Reads" above).
   mutable std::mutex snap_mu_;

@@ -1,5 +1,6 @@
 #include "phase2_storage/btree/buffer_pool.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,11 +28,13 @@ void PageHandle::Release() {
 }
 
 BufferPool::BufferPool(RandomRWFile& file, std::string file_name, std::size_t page_size,
-                       std::size_t frames, std::function<Status(Lsn)> before_write)
+                       std::size_t frames, std::function<Lsn()> durable_lsn,
+                       std::function<Status(Lsn)> make_durable)
     : file_(file),
       file_name_(std::move(file_name)),
       page_size_(page_size),
-      before_write_(std::move(before_write)),
+      durable_lsn_(std::move(durable_lsn)),
+      make_durable_(std::move(make_durable)),
       frame_count_(frames),
       frames_(std::make_unique<Frame[]>(frames)) {
   KV_CHECK(frames >= 8, "a buffer pool needs at least 8 frames");
@@ -44,52 +47,54 @@ BufferPool::BufferPool(RandomRWFile& file, std::string file_name, std::size_t pa
 
 BufferPool::~BufferPool() { std::free(memory_); }
 
-Result<PageHandle> BufferPool::Pin(PageId id) {
-  std::lock_guard lock(mu_);
-  if (auto it = table_.find(id); it != table_.end()) {
-    Frame* f = it->second;
-    ++f->pins;
-    f->referenced = true;
-    ++stats_.hits;
-    return PageHandle(this, f);
-  }
-  ++stats_.misses;
-  KV_ASSIGN_OR_RETURN(Frame * f, Victim());
-  auto read =
-      file_.Read(static_cast<std::uint64_t>(id) * page_size_, std::span<char>(f->data, page_size_));
-  if (!read.has_value()) return read.error();
-  if (*read != page_size_) {
-    return Status::Corruption(fmt::format("{}: page {} (offset {}) is past the end of the file",
-                                          file_name_, id,
-                                          static_cast<std::uint64_t>(id) * page_size_));
-  }
-  KV_RETURN_IF_ERROR(VerifyPage(f->data, page_size_, id, file_name_));
-  f->id = id;
-  f->in_use = true;
-  f->dirty = false;
-  f->referenced = true;
-  f->pins = 1;
-  table_.emplace(id, f);
-  return PageHandle(this, f);
-}
+Result<PageHandle> BufferPool::Pin(PageId id) { return PinFrame(id, /*read=*/true); }
 
-Result<PageHandle> BufferPool::PinNew(PageId id) {
-  std::lock_guard lock(mu_);
-  if (auto it = table_.find(id); it != table_.end()) {
-    Frame* f = it->second;
-    ++f->pins;
-    f->referenced = true;
-    return PageHandle(this, f);
+Result<PageHandle> BufferPool::PinNew(PageId id) { return PinFrame(id, /*read=*/false); }
+
+Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
+  for (;;) {
+    Lsn need = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = table_.find(id); it != table_.end()) {
+        Frame* f = it->second;
+        ++f->pins;
+        f->referenced = true;
+        if (read) ++stats_.hits;
+        return PageHandle(this, f);
+      }
+      Result<Frame*> victim = Victim(need);
+      if (victim.has_value()) {
+        Frame* f = *victim;
+        if (read) {
+          ++stats_.misses;
+          auto got = file_.Read(static_cast<std::uint64_t>(id) * page_size_,
+                                std::span<char>(f->data, page_size_));
+          if (!got.has_value()) return got.error();
+          if (*got != page_size_) {
+            return Status::Corruption(
+                fmt::format("{}: page {} (offset {}) is past the end of the file", file_name_, id,
+                            static_cast<std::uint64_t>(id) * page_size_));
+          }
+          KV_RETURN_IF_ERROR(VerifyPage(f->data, page_size_, id, file_name_));
+        } else {
+          std::memset(f->data, 0, page_size_);
+        }
+        f->id = id;
+        f->in_use = true;
+        f->dirty = false;
+        f->referenced = true;
+        f->pins = 1;
+        table_.emplace(id, f);
+        return PageHandle(this, f);
+      }
+      if (need == 0) return victim.error();
+    }
+    // Every evictable frame holds a page newer than the durable log. Make the log durable
+    // without the pool's mutex (a log sync may wait for another thread's log write, and that
+    // thread may be about to unpin a page), then look again.
+    KV_RETURN_IF_ERROR(make_durable_(need));
   }
-  KV_ASSIGN_OR_RETURN(Frame * f, Victim());
-  std::memset(f->data, 0, page_size_);
-  f->id = id;
-  f->in_use = true;
-  f->dirty = false;
-  f->referenced = true;
-  f->pins = 1;
-  table_.emplace(id, f);
-  return PageHandle(this, f);
 }
 
 void BufferPool::Unpin(Frame* frame) {
@@ -116,7 +121,8 @@ void BufferPool::Discard(PageHandle& page) {
   page.Release();
 }
 
-Result<Frame*> BufferPool::Victim() {
+Result<Frame*> BufferPool::Victim(Lsn& need) {
+  const Lsn durable = durable_lsn_();
   // Two sweeps: the first may only clear reference bits.
   for (std::size_t step = 0; step < 2 * frame_count_ + 1; ++step) {
     Frame& f = frames_[hand_];
@@ -127,7 +133,14 @@ Result<Frame*> BufferPool::Victim() {
       f.referenced = false;
       continue;
     }
-    if (f.dirty) KV_RETURN_IF_ERROR(WriteBack(f));
+    if (f.dirty) {
+      const Lsn lsn = PageLsn(f.data);
+      if (lsn > durable) {  // The write-ahead rule: not before the log has it.
+        need = std::max(need, lsn);
+        continue;
+      }
+      KV_RETURN_IF_ERROR(WriteBack(f));
+    }
     table_.erase(f.id);
     f.in_use = false;
     ++stats_.evictions;
@@ -138,7 +151,6 @@ Result<Frame*> BufferPool::Victim() {
 
 Status BufferPool::WriteBack(Frame& f) {
   std::memcpy(scratch_.data(), f.data, page_size_);
-  KV_RETURN_IF_ERROR(before_write_(PageLsn(scratch_.data())));
   SealPage(scratch_.data(), page_size_);
   KV_RETURN_IF_ERROR(file_.Write(static_cast<std::uint64_t>(f.id) * page_size_, scratch_));
   f.dirty = false;
@@ -168,7 +180,7 @@ Status BufferPool::FlushAll() {
         std::shared_lock latch(f->latch);
         std::memcpy(copy.data(), f->data, page_size_);
       }
-      status = before_write_(PageLsn(copy.data()));
+      status = make_durable_(PageLsn(copy.data()));
       if (status.ok()) {
         SealPage(copy.data(), page_size_);
         status = file_.Write(static_cast<std::uint64_t>(f->id) * page_size_, copy);

@@ -15,9 +15,12 @@
 // again on every descent. (LRU-K resists scans better but keeps K timestamps per page and a
 // heap; docs/phase2-btree.md weighs the two.)
 //
-// A dirty victim is written back first, and before that the write-ahead rule is enforced:
-// `before_write(lsn)` must make the log durable up to the page's LSN, so a page on disk never
-// holds a change the log could lose.
+// A dirty victim is written back first, and only if the write-ahead rule allows it: the log
+// must be durable up to the page's LSN, so a page on disk never holds a change the log could
+// lose. When every evictable frame is too new, the pool releases its mutex, has the log synced
+// (`make_durable`) and looks again: a log sync may wait for another thread's log write, and
+// that thread may need the pool's mutex to unpin its pages before it gets there (the deadlock
+// the B+tree's concurrency test found when the sync was made under the mutex).
 //
 // Thread safety: all methods are safe from many threads. Reads and write-backs happen under the
 // pool's mutex, so misses are served one at a time (simple, and the bench is single-threaded;
@@ -83,9 +86,10 @@ class BufferPool {
     std::uint64_t writebacks = 0;  // Pages written to the file (evictions and flushes).
   };
 
-  // `file` (named `file_name` in errors) must outlive the pool.
+  // `file` (named `file_name` in errors) must outlive the pool. `durable_lsn()` says how far the
+  // log is durable; `make_durable(lsn)` makes it durable at least that far (a log sync).
   BufferPool(RandomRWFile& file, std::string file_name, std::size_t page_size, std::size_t frames,
-             std::function<Status(Lsn)> before_write);
+             std::function<Lsn()> durable_lsn, std::function<Status(Lsn)> make_durable);
   ~BufferPool();
 
   // Pins page `id`, reading and verifying it on a miss. kCorruption (naming the page) if it
@@ -113,14 +117,19 @@ class BufferPool {
   friend class PageHandle;
   void Unpin(Frame* frame);
   // REQUIRES: mu_ held. A free or evictable frame, written back first if dirty.
-  Result<Frame*> Victim();
-  // REQUIRES: mu_ held; `frame` unpinned (so nobody holds its latch).
+  // A free frame, or an unpinned one to evict (written back first if dirty, which only a page
+  // no newer than the durable log may be). If none qualifies only because of that, `need` says
+  // how far the log must be durable. REQUIRES: mu_ held.
+  Result<Frame*> Victim(Lsn& need);
+  Result<PageHandle> PinFrame(PageId id, bool read);
+  // REQUIRES: mu_ held; `frame` unpinned (so nobody holds its latch), its LSN durable.
   Status WriteBack(Frame& frame);
 
   RandomRWFile& file_;
   const std::string file_name_;
   const std::size_t page_size_;
-  const std::function<Status(Lsn)> before_write_;
+  const std::function<Lsn()> durable_lsn_;
+  const std::function<Status(Lsn)> make_durable_;
   char* memory_ = nullptr;  // frames_.size() * page_size_ bytes, page-aligned.
   const std::size_t frame_count_;
   std::unique_ptr<Frame[]> frames_;

@@ -40,7 +40,6 @@
 #include "phase1_single_node/tools/shell.h"
 
 #ifdef KV_WITH_PHASE2
-#include "common/mem_file_system.h"
 #include "phase2_storage/btree/btree_engine.h"
 #include "phase2_storage/lsm/lsm_engine.h"
 #include "phase2_storage/ordered_versioned_engine.h"
@@ -148,10 +147,8 @@ kv::Result<kv::storage::btree::BTreeOptions> BTreeOptionsFor(
   options.buffer_pool_bytes = settings.buffer_pool_mb << 20;
   options.limits.max_key_bytes = VersionedKeyBytes(store_limits.max_key_bytes);
   options.limits.max_value_bytes = store_limits.max_value_bytes + kValueTagBytes;
-  auto mem_fs = kv::NewMemFileSystem();
-  KV_ASSIGN_OR_RETURN(auto probe,
-                      kv::storage::btree::BTreeEngine::Open(*mem_fs, "/probe", options));
-  const kv::phase1::Limits& tree = probe->limits();
+  KV_ASSIGN_OR_RETURN(const kv::phase1::Limits tree,
+                      kv::storage::btree::BTreeEngine::LimitsFor(options));
   if (tree.max_key_bytes < VersionedKeyBytes(1) || tree.max_value_bytes < kValueTagBytes) {
     return kv::Status::InvalidArgument("the B+tree's limits leave no room for a versioned key");
   }

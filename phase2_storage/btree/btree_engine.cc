@@ -66,13 +66,16 @@ Result<char*> BTreeEngine::WriteOp::Track(PageId id, PageHandle page, bool fresh
   return data;
 }
 
+Status BTreeEngine::WriteOp::CheckBudget() const {
+  if (touched_.size() < e_.max_op_pages_) return Status::Ok();
+  return Status::InvalidArgument(
+      fmt::format("one write may change at most {} pages with this buffer pool ({} frames)",
+                  e_.max_op_pages_, e_.pool_->frames()));
+}
+
 Result<char*> BTreeEngine::WriteOp::Mutable(PageId id) {
   if (auto it = touched_.find(id); it != touched_.end()) return it->second.page.data();
-  if (touched_.size() >= e_.max_op_pages_) {
-    return Status::InvalidArgument(
-        fmt::format("one write may change at most {} pages with this buffer pool ({} frames)",
-                    e_.max_op_pages_, e_.pool_->frames()));
-  }
+  KV_RETURN_IF_ERROR(CheckBudget());
   KV_ASSIGN_OR_RETURN(PageHandle page, e_.pool_->Pin(id));
   return Track(id, std::move(page), /*fresh=*/false);
 }
@@ -101,11 +104,7 @@ Result<PageId> BTreeEngine::WriteOp::Allocate() {
   if (m->page_count == std::numeric_limits<std::uint32_t>::max()) {
     return Status::NoSpace(fmt::format("{}: no page numbers left", e_.file_name_));
   }
-  if (touched_.size() >= e_.max_op_pages_) {
-    return Status::InvalidArgument(
-        fmt::format("one write may change at most {} pages with this buffer pool ({} frames)",
-                    e_.max_op_pages_, e_.pool_->frames()));
-  }
+  KV_RETURN_IF_ERROR(CheckBudget());
   const PageId id = m->page_count;
   KV_ASSIGN_OR_RETURN(PageHandle page, e_.pool_->PinNew(id));
   std::memset(page.data(), 0, e_.geo_.page_size);
@@ -222,8 +221,16 @@ BTreeEngine::BTreeEngine(FileSystem& fs, std::string dir, BTreeOptions options)
       limits_(options_.limits),
       file_name_(JoinPath(dir_, kPageFileName)) {}
 
-Result<std::unique_ptr<BTreeEngine>> BTreeEngine::Open(FileSystem& fs, std::string dir,
-                                                       BTreeOptions options) {
+namespace {
+
+// How many pages one write may change: the pool keeps frames for readers and the write's reads.
+std::size_t MaxOpPages(std::size_t frames) {
+  return frames - std::max<std::size_t>(16, frames / 8);
+}
+
+}  // namespace
+
+Result<phase1::Limits> BTreeEngine::LimitsFor(const BTreeOptions& options) {
   const std::size_t ps = options.page_size;
   if (ps < kMinPageSize || ps > kMaxPageSize || !std::has_single_bit(ps)) {
     return Status::InvalidArgument(fmt::format("page size {} is not a power of two from {} to {}",
@@ -235,15 +242,25 @@ Result<std::unique_ptr<BTreeEngine>> BTreeEngine::Open(FileSystem& fs, std::stri
         fmt::format("a buffer pool of {} bytes holds {} pages of {} bytes; it needs at least 64",
                     options.buffer_pool_bytes, frames, ps));
   }
-  std::unique_ptr<BTreeEngine> e(new BTreeEngine(fs, std::move(dir), std::move(options)));
-  // A write may change this many pages, so the pool always has frames left for readers and for
-  // the write's own reads.
-  e->max_op_pages_ = frames - std::max<std::size_t>(16, frames / 8);
-  e->limits_.max_key_bytes = std::min(e->limits_.max_key_bytes, e->geo_.max_key);
-  const std::size_t value_pages = e->max_op_pages_ / 2 - 16;
-  e->limits_.max_value_bytes =
-      std::min({e->limits_.max_value_bytes, value_pages * e->geo_.overflow_payload,
+  const PageGeometry geo(ps);
+  phase1::Limits limits = options.limits;
+  limits.max_key_bytes = std::min(limits.max_key_bytes, geo.max_key);
+  // A value's overflow pages, and those of the value it replaces, fit one write.
+  const std::size_t value_pages = MaxOpPages(frames) / 2 - 16;
+  limits.max_value_bytes =
+      std::min({limits.max_value_bytes, value_pages * geo.overflow_payload,
                 static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())});
+  return limits;
+}
+
+Result<std::unique_ptr<BTreeEngine>> BTreeEngine::Open(FileSystem& fs, std::string dir,
+                                                       BTreeOptions options) {
+  KV_ASSIGN_OR_RETURN(phase1::Limits limits, LimitsFor(options));
+  const std::size_t ps = options.page_size;
+  const std::size_t frames = options.buffer_pool_bytes / ps;
+  std::unique_ptr<BTreeEngine> e(new BTreeEngine(fs, std::move(dir), std::move(options)));
+  e->max_op_pages_ = MaxOpPages(frames);
+  e->limits_ = limits;
 
   if (e->options_.create_if_missing) KV_RETURN_IF_ERROR(fs.CreateDirs(e->dir_));
   KV_ASSIGN_OR_RETURN(e->lock_file_, fs.LockFile(JoinPath(e->dir_, "LOCK")));
@@ -321,10 +338,13 @@ Status BTreeEngine::Recover(const std::vector<std::uint64_t>& segments) {
   // The log as found is what replay builds pages from, and pages built from it may reach the
   // page file (evictions): so it must be durable first, or a second crash could keep such a
   // page while losing the records it came from.
-  for (std::uint64_t n : segments) {
-    KV_ASSIGN_OR_RETURN(auto f, fs_.NewAppendableFile(JoinPath(dir_, phase1::WalSegmentName(n))));
+  auto sync_file = [&](const std::string& path) -> Status {
+    KV_ASSIGN_OR_RETURN(auto f, fs_.NewAppendableFile(path));
     KV_RETURN_IF_ERROR(f->Sync());
-    KV_RETURN_IF_ERROR(f->Close());
+    return f->Close();
+  };
+  for (std::uint64_t n : segments) {
+    KV_RETURN_IF_ERROR(sync_file(JoinPath(dir_, phase1::WalSegmentName(n))));
   }
   {
     std::lock_guard lock(durable_mu_);
@@ -387,9 +407,7 @@ Status BTreeEngine::Recover(const std::vector<std::uint64_t>& segments) {
           recovery_note_ = fmt::format("the log ends in a torn tail of {} bytes in {}",
                                        data.size() - keep, path);
           KV_RETURN_IF_ERROR(fs_.Truncate(path, keep));
-          KV_ASSIGN_OR_RETURN(auto f, fs_.NewAppendableFile(path));
-          KV_RETURN_IF_ERROR(f->Sync());
-          KV_RETURN_IF_ERROR(f->Close());
+          KV_RETURN_IF_ERROR(sync_file(path));
           end = true;
           break;
         }

@@ -75,6 +75,9 @@ class BTreeEngine final : public OrderedEngine {
                                                    BTreeOptions options = {});
   // Checkpoints (unless the tree is in its error state) and closes.
   ~BTreeEngine() override;
+  // The limits a tree opened with `options` enforces (see BTreeOptions::limits), without opening
+  // one; kInvalidArgument for options Open refuses (page size, pool size).
+  static Result<phase1::Limits> LimitsFor(const BTreeOptions& options);
 
   std::string name() const override { return "btree"; }
   Status Put(const WriteOptions& options, std::string_view key, std::string_view value) override;

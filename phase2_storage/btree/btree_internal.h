@@ -102,6 +102,8 @@ class BTreeEngine::WriteOp {
     bool fresh = false;  // Allocated past the last page: nobody else can see it.
   };
   Result<char*> Track(PageId id, PageHandle page, bool fresh);
+  // kInvalidArgument once the write has changed max_op_pages pages.
+  Status CheckBudget() const;
   void Finish();
 
   BTreeEngine& e_;

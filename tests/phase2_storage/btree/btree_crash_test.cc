@@ -291,6 +291,7 @@ TEST_F(BTreeCrashTest, EveryWriteOrSyncFails_ErrorReported_RestartShowsAnAllowed
     writes = fs.write_count();
     syncs = fs.sync_count();
   }
+  std::uint64_t failed_runs[2] = {0, 0};
   for (FaultOp what : {FaultOp::kWrite, FaultOp::kSync}) {
     const std::uint64_t total = what == FaultOp::kWrite ? writes : syncs;
     for (std::uint64_t n = 1; n <= total; n += (what == FaultOp::kWrite ? 5 : 3)) {
@@ -299,13 +300,17 @@ TEST_F(BTreeCrashTest, EveryWriteOrSyncFails_ErrorReported_RestartShowsAnAllowed
       FaultInjectionFileSystem fs(*base);
       fs.FailNth(what, n, Status::IOError("injected"));
       const RunResult r = Run(fs);
-      if (!r.failed) continue;  // The failed call was retried by nobody: the fault hit a read path.
+      if (!r.failed) continue;  // The fault hit a path that does not fail an operation.
+      ++failed_runs[what == FaultOp::kWrite ? 0 : 1];
       fs.ClearFaults();
       // A restart: the disk keeps everything written (no power cut).
       ExpectAllowedState(fs, r.done, r.done + 1);
       if (HasFailure()) return;
     }
   }
+  // Each kind of fault failed operations (a run that never failed would check nothing).
+  EXPECT_GT(failed_runs[0], 0u);
+  EXPECT_GT(failed_runs[1], 0u);
 }
 
 }  // namespace

@@ -145,16 +145,14 @@ RC_GTEST_PROP(BTreeModel, RandomOps_MatchStdMap_InvariantsHoldAfterEveryStep, ()
 TEST(BTree, InsertThenDeleteAll_TreeShrinksToOneLeaf_AllOtherPagesFree) {
   auto fs = NewMemFileSystem();
   ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs, "db", SmallBTreeOptions()));
-  std::vector<int> order(3000);
-  for (int i = 0; i < 3000; ++i) order[static_cast<std::size_t>(i)] = i;
   Random rnd(7);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rnd.Uniform(i)]);
+  std::vector<int> order = ShuffledKeys(3000, rnd);
   for (int i : order) {
     ASSERT_OK(engine->Put({}, fmt::format("key{:06}", i), std::string((i * 37) % 300, 'v')));
   }
   ASSERT_OK(engine->CheckInvariants());
   EXPECT_GE(engine->stats().height, 3u);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rnd.Uniform(i)]);
+  Shuffle(order, rnd);
   for (int i : order) {
     ASSERT_OK(engine->Delete({}, fmt::format("key{:06}", i)));
     if (i % 97 == 0) ASSERT_OK(engine->CheckInvariants());
@@ -190,9 +188,7 @@ TEST(BTree, DataManyTimesThePool_64Frames_AllReadBackInOrder) {
   ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs, "db", o));
   constexpr int kKeys = 100'000;
   Random rnd(11);
-  std::vector<int> order(kKeys);
-  for (int i = 0; i < kKeys; ++i) order[static_cast<std::size_t>(i)] = i;
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rnd.Uniform(i)]);
+  const std::vector<int> order = ShuffledKeys(kKeys, rnd);
   auto value = [](int i) { return fmt::format("value-{:08}-{}", i, std::string(80, 'v')); };
   for (int i : order) ASSERT_OK(engine->Put({}, fmt::format("{:016}", i), value(i)));
   const auto s = engine->stats();

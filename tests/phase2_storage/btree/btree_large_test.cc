@@ -11,6 +11,7 @@
 #include "common/random.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/btree/btree_engine.h"
+#include "tests/phase2_storage/btree/small_btree_options.h"
 
 namespace kv::storage::btree {
 namespace {
@@ -23,14 +24,9 @@ TEST(BTreeLarge, MillionKeysThrough64Frames_InsertReadDeleteRandomly_InvariantsH
   ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs, "db", o));
   constexpr int kKeys = 1'000'000;
   Random rnd(3);
-  std::vector<int> order(kKeys);
-  for (int i = 0; i < kKeys; ++i) order[static_cast<std::size_t>(i)] = i;
-  auto shuffle = [&] {
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rnd.Uniform(i)]);
-  };
+  std::vector<int> order = ShuffledKeys(kKeys, rnd);
   auto key = [](int i) { return fmt::format("{:016}", i); };
   auto value = [](int i) { return fmt::format("{:08}", i) + std::string(92, 'v'); };
-  shuffle();
   for (int i : order) ASSERT_OK(engine->Put({}, key(i), value(i)));
   EXPECT_GT(engine->stats().pages, 400u * 64) << engine->DescribeState();
   auto it = engine->NewIterator({});
@@ -42,7 +38,7 @@ TEST(BTreeLarge, MillionKeysThrough64Frames_InsertReadDeleteRandomly_InvariantsH
   ASSERT_OK(it->status());
   ASSERT_EQ(n, kKeys);
   it.reset();
-  shuffle();
+  Shuffle(order, rnd);
   for (std::size_t k = 0; k < order.size() * 9 / 10; ++k)
     ASSERT_OK(engine->Delete({}, key(order[k])));
   ASSERT_OK(engine->CheckInvariants());

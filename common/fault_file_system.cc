@@ -19,6 +19,17 @@ void WriteAt(std::string& image, std::uint64_t offset, std::string_view data) {
   image.replace(offset, data.size(), data);
 }
 
+// What the disk holds of a file with reserved room (WritableFile::Reserve), given its current
+// `contents`: the first `keep` bytes, then zeros up to `durable_end` (the reserved zeros that a
+// Sync made durable; bytes appended over them since are lost).
+std::string DurableReservedImage(std::string contents, std::uint64_t keep,
+                                 std::uint64_t durable_end) {
+  keep = std::min<std::uint64_t>(keep, contents.size());
+  contents.resize(keep);
+  if (durable_end > keep) contents.resize(durable_end, '\0');
+  return contents;
+}
+
 }  // namespace
 
 // A handle on a file of a FaultInjectionFileSystem. Every call goes through the file system's
@@ -35,10 +46,31 @@ class FaultWritableFile final : public WritableFile {
     KV_RETURN_IF_ERROR(fs_->CountWrite());
     const std::uint64_t offset = base_->Size();
     KV_RETURN_IF_ERROR(base_->Append(data));
-    if (inode_->unlinked_data) inode_->unlinked_data->append(data);
+    if (inode_->unlinked_data) WriteAt(*inode_->unlinked_data, offset, data);
     if (inode_->in_place && !data.empty()) {
       inode_->in_place->unsynced.push_back({offset, std::string(data)});
     }
+    if (auto& r = inode_->reserved) {
+      r->appended = offset + data.size();
+      r->end = std::max(r->end, r->appended);
+    }
+    return Status::Ok();
+  }
+  Status Reserve(std::uint64_t bytes) override {
+    std::lock_guard lock(fs_->mu_);
+    KV_RETURN_IF_ERROR(CheckAlive());
+    if (inode_->in_place) {
+      return Status::NotSupported("reserve in a file that is also written in place");
+    }
+    KV_RETURN_IF_ERROR(fs_->CountWrite());
+    KV_RETURN_IF_ERROR(base_->Reserve(bytes));
+    auto& r = inode_->reserved;
+    if (!r)
+      r = FaultInjectionFileSystem::Inode::Reserved{
+          .end = base_->Size(), .durable_end = 0, .appended = 0};
+    r->appended = base_->Size();
+    r->end = std::max(r->end, r->appended) + bytes;
+    if (inode_->unlinked_data) inode_->unlinked_data->append(bytes, '\0');
     return Status::Ok();
   }
   Status Flush() override {
@@ -54,6 +86,7 @@ class FaultWritableFile final : public WritableFile {
     KV_RETURN_IF_ERROR(base_->Sync());
     inode_->durable_size = base_->Size();
     if (inode_->in_place) FaultInjectionFileSystem::SyncInPlace(*inode_->in_place);
+    if (inode_->reserved) inode_->reserved->durable_end = inode_->reserved->end;
     return Status::Ok();
   }
   Status Close() override {
@@ -283,8 +316,19 @@ void FaultInjectionFileSystem::StartInPlace(Inode& inode, std::string contents) 
   KV_CHECK(!inode.in_place.has_value(), "inode is already a page file");
   const std::uint64_t durable = std::min<std::uint64_t>(inode.durable_size, contents.size());
   InPlace in_place;
-  if (contents.size() > durable) in_place.unsynced.push_back({durable, contents.substr(durable)});
-  contents.resize(durable);
+  if (inode.reserved) {
+    // Appended bytes past the durable ones are one unsynced write over the durable zeros.
+    const std::uint64_t appended =
+        std::min<std::uint64_t>(inode.reserved->appended, contents.size());
+    if (appended > durable) {
+      in_place.unsynced.push_back({durable, contents.substr(durable, appended - durable)});
+    }
+    contents = DurableReservedImage(std::move(contents), durable, inode.reserved->durable_end);
+    inode.reserved.reset();
+  } else {
+    if (contents.size() > durable) in_place.unsynced.push_back({durable, contents.substr(durable)});
+    contents.resize(durable);
+  }
   in_place.durable = std::move(contents);
   inode.in_place = std::move(in_place);
 }
@@ -334,6 +378,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(
   } else {
     // The truncation counts as durable at once (see the header).
     inode->durable_size = 0;
+    inode->reserved.reset();
     if (inode->in_place) inode->in_place = InPlace{};
   }
   return std::unique_ptr<WritableFile>(
@@ -417,6 +462,11 @@ Status FaultInjectionFileSystem::Truncate(const std::string& path, std::uint64_t
   if (auto it = live_.find(path); it != live_.end()) {
     Inode& inode = *it->second;
     inode.durable_size = std::min(inode.durable_size, size);
+    if (auto& r = inode.reserved) {
+      r->end = std::min(r->end, size);
+      r->durable_end = std::min(r->durable_end, size);
+      r->appended = std::min(r->appended, size);
+    }
     if (inode.in_place) {
       // The bytes past `size` are gone for good, durable or not.
       auto& [durable, unsynced] = *inode.in_place;
@@ -496,11 +546,20 @@ Status FaultInjectionFileSystem::PowerCut(UnsyncedData unsynced, std::uint64_t s
       KV_CHECK(inode->unlinked_data.has_value(), "durable inode lost its contents");
       data = *inode->unlinked_data;
     }
-    std::uint64_t keep = std::min<std::uint64_t>(inode->durable_size, data.size());
-    if (unsynced == UnsyncedData::kKeepRandomPrefix && data.size() > keep) {
-      keep += rng.Uniform(data.size() - keep + 1);
+    // Of a file with reserved room, only the appended bytes are unsynced data; the zeros past
+    // them are durable only as far as a Sync covered them.
+    const std::uint64_t appended =
+        inode->reserved ? std::min<std::uint64_t>(inode->reserved->appended, data.size())
+                        : data.size();
+    std::uint64_t keep = std::min<std::uint64_t>(inode->durable_size, appended);
+    if (unsynced == UnsyncedData::kKeepRandomPrefix && appended > keep) {
+      keep += rng.Uniform(appended - keep + 1);
     }
-    data.resize(keep);
+    if (inode->reserved) {
+      data = DurableReservedImage(std::move(data), keep, inode->reserved->durable_end);
+    } else {
+      data.resize(keep);
+    }
     survivors[path] = std::move(data);
   }
   // 2. Replace every file this object tracks with its durable version.

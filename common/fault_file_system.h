@@ -8,6 +8,10 @@
 //     it left them) and the list of writes (offset, bytes) made since, in order. Appends through
 //     a WritableFile on such an inode join the list as writes at the end; when the inode turns
 //     into a page file, the bytes appended past its durable length become the first write;
+//   * a file whose WritableFile reserves room ahead (WritableFile::Reserve) holds zeros past its
+//     appended bytes; the zeros are durable once a Sync() covered them, and the appended bytes
+//     that overwrite them follow the append rule above (durable up to the last Sync(); after a
+//     cut, a prefix of the rest may survive, and the zeros show through past it);
 //   * each directory has durable entries: the name -> inode map of its last successful SyncDir().
 // PowerCut() rewrites the wrapped file system to exactly that durable state: unsynced bytes are
 // dropped (or, if asked, some survive, see UnsyncedData), files created since their directory's
@@ -30,9 +34,10 @@
 //     a reader that checksums its pages.
 //
 // Faults:
-//   * FailNth(kWrite, n, status): the n-th write (WritableFile::Append() or RandomRWFile::Write())
-//     from now fails with `status` (once) and changes nothing; FailNth(kSync, n, status) likewise
-//     for Sync() of either handle and SyncDir(). Use Status::NoSpace(...) for a full disk.
+//   * FailNth(kWrite, n, status): the n-th write (WritableFile::Append() or Reserve(), or
+//     RandomRWFile::Write()) from now fails with `status` (once) and changes nothing;
+//     FailNth(kSync, n, status) likewise for Sync() of either handle and SyncDir(). Use
+//     Status::NoSpace(...) for a full disk.
 //   * CrashAtSync(n): the n-th sync from now, and every later operation that changes the disk,
 //     fails with kIOError("power lost"), as if the machine died just before that sync. The test
 //     then calls PowerCut() and reopens whatever it was testing. Enumerating n = 1..sync_count()+1
@@ -146,6 +151,14 @@ class FaultInjectionFileSystem final : public FileSystem {
     // by later appends through handles still open, so that PowerCut() can bring the file back if
     // a durable directory entry still names it. Unused once in_place is set.
     std::optional<std::string> unlinked_data;
+    // Set once a WritableFile on the inode reserves room (WritableFile::Reserve): the file
+    // then holds zeros past its appended bytes.
+    struct Reserved {
+      std::uint64_t end = 0;          // Length of the file: appended bytes and zeros.
+      std::uint64_t durable_end = 0;  // `end` as of the last successful Sync().
+      std::uint64_t appended = 0;     // Bytes appended: the handle's Size().
+    };
+    std::optional<Reserved> reserved;
   };
 
   // All REQUIRES: mu_ held.

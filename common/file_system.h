@@ -51,6 +51,15 @@ class WritableFile {
   virtual Status Close() = 0;
   // Bytes appended so far, buffered or not.
   virtual std::uint64_t Size() const = 0;
+
+  // Reserves room ahead: writes `bytes` zero bytes past everything the file holds (appended or
+  // reserved before), without changing Size(); later Appends overwrite those zeros in place. A
+  // log that reserves ahead makes most of its syncs cheaper, because an fdatasync that does not
+  // grow the file has no new file size to write (journal, 2026-11-21-phase1-preallocated-log.md).
+  // The zeros are durable only after Sync(), like appended bytes, and a reader of the file sees
+  // them after the last append. kNotSupported for a handle from NewAppendableFile, whose
+  // appends always land at the end of the file.
+  virtual Status Reserve(std::uint64_t bytes) = 0;
 };
 
 // A file open for reading at arbitrary offsets. Read() and mapped() are safe from many threads at

@@ -19,12 +19,20 @@ struct MemFile {
 
 class MemWritableFile final : public WritableFile {
  public:
-  explicit MemWritableFile(std::shared_ptr<MemFile> file) : file_(std::move(file)) {}
+  MemWritableFile(std::shared_ptr<MemFile> file, bool appending)
+      : file_(std::move(file)), appending_(appending) {}
 
   Status Append(std::string_view data) override {
     if (closed_) return Status::IOError("append to closed file");
     std::lock_guard lock(file_->mu);
-    file_->data.append(data);
+    if (!reserved_) {
+      file_->data.append(data);
+      return Status::Ok();
+    }
+    // After Reserve() the bytes overwrite the zeros in place, as on a real file.
+    if (file_->data.size() < size_ + data.size()) file_->data.resize(size_ + data.size());
+    file_->data.replace(size_, data.size(), data);
+    size_ += data.size();
     return Status::Ok();
   }
   Status Flush() override { return closed_ ? Status::IOError("flush of closed file") : Status(); }
@@ -35,12 +43,24 @@ class MemWritableFile final : public WritableFile {
   }
   std::uint64_t Size() const override {
     std::lock_guard lock(file_->mu);
-    return file_->data.size();
+    return reserved_ ? size_ : file_->data.size();
+  }
+  Status Reserve(std::uint64_t bytes) override {
+    if (closed_) return Status::IOError("reserve in closed file");
+    if (appending_) return Status::NotSupported("reserve in a file opened for appending");
+    std::lock_guard lock(file_->mu);
+    if (!reserved_) size_ = file_->data.size();
+    reserved_ = true;
+    file_->data.append(bytes, '\0');
+    return Status::Ok();
   }
 
  private:
   std::shared_ptr<MemFile> file_;
+  bool appending_;
   bool closed_ = false;
+  bool reserved_ = false;   // Reserve() was called: appends go to size_, not to the end.
+  std::uint64_t size_ = 0;  // Bytes appended, once reserved_.
 };
 
 class MemRandomAccessFile final : public RandomAccessFile {
@@ -154,7 +174,7 @@ class MemFileSystem final : public FileSystem {
       std::lock_guard file_lock(file->mu);
       file->data.clear();
     }
-    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file));
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file, false));
   }
 
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
@@ -162,7 +182,7 @@ class MemFileSystem final : public FileSystem {
     KV_RETURN_IF_ERROR(CheckParent(path));
     auto& file = files_[path];
     if (file == nullptr) file = std::make_shared<MemFile>();
-    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file));
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(file, true));
   }
 
   Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override {

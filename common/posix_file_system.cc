@@ -49,8 +49,8 @@ Result<std::uint64_t> FdSize(int fd, const std::string& path) {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, std::uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {
+  PosixWritableFile(std::string path, int fd, std::uint64_t size, bool appending)
+      : path_(std::move(path)), fd_(fd), size_(size), end_(size), appending_(appending) {
     buffer_.reserve(kBufferSize);
   }
   ~PosixWritableFile() override {
@@ -95,6 +95,29 @@ class PosixWritableFile final : public WritableFile {
 
   std::uint64_t Size() const override { return size_; }
 
+  Status Reserve(std::uint64_t bytes) override {
+    if (fd_ < 0) return Status::IOError(fmt::format("reserve in closed file {}", path_));
+    if (appending_) {
+      return Status::NotSupported(fmt::format("reserve in {}, opened for appending", path_));
+    }
+    // The zeros go after everything written so far; the file offset, where the next write()
+    // lands, stays at the end of the appended bytes.
+    KV_RETURN_IF_ERROR(Flush());
+    end_ = std::max(end_, size_);
+    static const std::string kZeros(64 * 1024, '\0');
+    while (bytes > 0) {
+      const std::size_t n = std::min<std::uint64_t>(bytes, kZeros.size());
+      ssize_t done = ::pwrite(fd_, kZeros.data(), n, static_cast<off_t>(end_));
+      if (done < 0) {
+        if (errno == EINTR) continue;
+        return Errno("pwrite", path_);
+      }
+      end_ += static_cast<std::uint64_t>(done);
+      bytes -= static_cast<std::uint64_t>(done);
+    }
+    return Status::Ok();
+  }
+
  private:
   static constexpr std::size_t kBufferSize = 64 * 1024;
 
@@ -113,6 +136,8 @@ class PosixWritableFile final : public WritableFile {
   std::string path_;
   int fd_;
   std::uint64_t size_;
+  std::uint64_t end_;  // Where the file ends: appended bytes and zeros reserved past them.
+  bool appending_;     // Opened with O_APPEND: every write lands at the end.
   std::string buffer_;
 };
 
@@ -243,14 +268,14 @@ class PosixFileSystem final : public FileSystem {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("open", path);
-    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, 0));
+    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, 0, false));
   }
 
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("open", path);
     KV_ASSIGN_OR_RETURN(std::uint64_t size, SizeOrClose(fd, path));
-    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, size));
+    return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, fd, size, true));
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {

@@ -30,26 +30,45 @@ void FinishRecord(std::string& dst, std::size_t record_start) {
   StoreFixed(header + 8, crc32c::Mask(crc32c::Value(payload)));
 }
 
+RecordReader::RecordReader(std::string_view data, std::string file_name, bool reserved_tail)
+    : data_(data), file_name_(std::move(file_name)), reserved_tail_(reserved_tail) {
+  std::size_t n = data_.size();
+  while (n > 0 && data_[n - 1] == '\0') --n;
+  zeros_from_ = n;
+}
+
 RecordReader::Outcome RecordReader::Next() {
   record_offset_ = pos_;
   std::string_view rest = data_.substr(pos_);
   if (rest.empty()) return Outcome::kEnd;
-  if (std::ranges::all_of(rest, [](char c) { return c == '\0'; })) return Outcome::kTornTail;
+  if (pos_ >= zeros_from_) {
+    zero_tail_ = true;
+    return Outcome::kTornTail;
+  }
   if (rest.size() < kRecordHeaderBytes) return Outcome::kTornTail;
 
   auto length = LoadFixed<std::uint32_t>(rest.data());
   auto length_crc = crc32c::Unmask(LoadFixed<std::uint32_t>(rest.data() + 4));
   auto payload_crc = crc32c::Unmask(LoadFixed<std::uint32_t>(rest.data() + 8));
-  auto corrupt = [&](std::string_view what) {
+  // A record that fails a check but reaches into the trailing zeros is the start of a write
+  // the power cut short: its other bytes are still the zeros the file held before.
+  auto damaged = [&](std::uint64_t extent, std::string_view what) {
+    if (reserved_tail_ && pos_ + extent > zeros_from_) return Outcome::kTornTail;
     status_ = Status::Corruption(
         fmt::format("{}: {} in record at offset {}", file_name_, what, record_offset_));
     return Outcome::kCorrupt;
   };
-  if (crc32c::Value(rest.substr(0, 4)) != length_crc) return corrupt("length checksum mismatch");
-  if (length > kMaxRecordBytes) return corrupt(fmt::format("record length {} too large", length));
+  if (crc32c::Value(rest.substr(0, 4)) != length_crc) {
+    return damaged(kRecordHeaderBytes, "length checksum mismatch");
+  }
+  if (length > kMaxRecordBytes) {
+    return damaged(kRecordHeaderBytes, fmt::format("record length {} too large", length));
+  }
   if (rest.size() - kRecordHeaderBytes < length) return Outcome::kTornTail;
   std::string_view payload = rest.substr(kRecordHeaderBytes, length);
-  if (crc32c::Value(payload) != payload_crc) return corrupt("payload checksum mismatch");
+  if (crc32c::Value(payload) != payload_crc) {
+    return damaged(kRecordHeaderBytes + length, "payload checksum mismatch");
+  }
   payload_ = payload;
   pos_ += kRecordHeaderBytes + length;
   return Outcome::kRecord;

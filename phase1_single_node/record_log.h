@@ -38,27 +38,41 @@ void FinishRecord(std::string& dst, std::size_t record_start);
 //   * kRecord with the payload and its offset, for each intact record;
 //   * kEnd at the exact end of the data;
 //   * kTornTail if the data ends inside a record (an incomplete header, or a payload cut short),
-//     or with a run of zero bytes where a header should be (a file system may extend a file with
-//     zeros it never got to write). torn_offset() says where the intact prefix ends;
+//     or with a run of zero bytes where a header should be: room a log reserved ahead and never
+//     filled (WritableFile::Reserve), or zeros a file system extended the file with and never
+//     got to write (zero_tail() is then true). record_offset() says where the intact prefix
+//     ends;
 //   * kCorrupt (with status() = kCorruption naming `file_name` and the offset) for a record that
 //     is complete but fails a checksum or whose length is impossible.
+// With `reserved_tail` (the file may end in reserved room), a record that fails a checksum but
+// runs into the zeros the file ends with is kTornTail too: a write the power cut short, over
+// zeros that were already there. That reading needs records whose last byte is never zero (the
+// log's commit records end in a non-zero varint): then a damaged record that ends before the
+// trailing zeros is still kCorrupt. A flipped bit that zeroes the very last byte of the file
+// looks exactly like such a cut and is reported as a torn tail.
 class RecordReader {
  public:
   enum class Outcome { kRecord, kEnd, kTornTail, kCorrupt };
 
   // `data` must outlive the reader and the payloads it returns.
-  RecordReader(std::string_view data, std::string file_name)
-      : data_(data), file_name_(std::move(file_name)) {}
+  RecordReader(std::string_view data, std::string file_name, bool reserved_tail = false);
 
   Outcome Next();
   std::string_view payload() const { return payload_; }
   // Offset of the record just returned (kRecord), or where the intact prefix ends (otherwise).
   std::uint64_t record_offset() const { return record_offset_; }
   const Status& status() const { return status_; }
+  // After kTornTail: everything from record_offset() on is zero bytes.
+  bool zero_tail() const { return zero_tail_; }
 
  private:
   std::string_view data_;
   std::string file_name_;
+  bool reserved_tail_;
+  // Where the run of zero bytes that ends the data starts (data_.size() if the last byte is not
+  // zero).
+  std::uint64_t zeros_from_;
+  bool zero_tail_ = false;
   std::uint64_t pos_ = 0;
   std::uint64_t record_offset_ = 0;
   std::string_view payload_;

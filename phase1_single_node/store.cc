@@ -23,6 +23,9 @@ std::string RecoveryReport::Summary() const {
     out += fmt::format("; truncated torn tail of {} bytes in {}", wal.torn_bytes,
                        BaseName(wal.torn_file));
   }
+  if (wal.unused_room_bytes > 0) {
+    out += fmt::format("; cut {} bytes of unused log room", wal.unused_room_bytes);
+  }
   if (!wal.repair_message.empty()) out += "; " + wal.repair_message;
   return out;
 }
@@ -133,10 +136,13 @@ Status Store::Recover() {
           fmt::format("{}: log segment {} is missing", dir_, WalSegmentName(replay[i - 1] + 1)));
     }
   }
-  KV_ASSIGN_OR_RETURN(recovery_.wal, ReplayWal(fs_, dir_, replay, checkpoint_ts, options_.repair,
-                                               [&](Timestamp ts, std::span<Write> writes) {
-                                                 return engine_->Apply(writes, ts);
-                                               }));
+  KV_ASSIGN_OR_RETURN(recovery_.wal, ReplayWal(
+                                         fs_, dir_, replay, checkpoint_ts, options_.repair,
+                                         [&](Timestamp ts, std::span<Write> writes) {
+                                           return engine_->Apply(writes, ts);
+                                         },
+                                         TornSegment::kCorruption,
+                                         /*reserved_tail=*/true));
 
   Timestamp last = std::max(checkpoint_ts, recovery_.wal.last_commit_ts);
   last_assigned_ts_ = last;
@@ -159,8 +165,9 @@ Status Store::Recover() {
   }
   // 4. A fresh segment for new commits, after every existing one (its creation syncs the
   //    directory, which also makes a repair's removals durable).
-  KV_ASSIGN_OR_RETURN(wal_, WalWriter::Create(fs_, dir_, next_segment, options_.sync,
-                                              options_.sync_interval_micros));
+  KV_ASSIGN_OR_RETURN(
+      wal_, WalWriter::Create(fs_, dir_, next_segment, options_.sync, options_.sync_interval_micros,
+                              options_.wal_reserve_bytes));
   KV_ASSIGN_OR_RETURN(auto removed, RemoveCoveredFiles(first_segment));
   recovery_.removed_files.insert(recovery_.removed_files.end(), removed.begin(), removed.end());
   return Status::Ok();

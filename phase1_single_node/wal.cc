@@ -115,13 +115,20 @@ void BumpAndWake(Word& word, int count) {
 
 }  // namespace
 
-WalWriter::WalWriter(FileSystem& fs, std::string dir, SyncPolicy policy, std::uint64_t interval)
-    : fs_(fs), dir_(std::move(dir)), policy_(policy), sync_interval_micros_(interval) {}
+WalWriter::WalWriter(FileSystem& fs, std::string dir, SyncPolicy policy, std::uint64_t interval,
+                     std::uint64_t reserve_bytes)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      policy_(policy),
+      sync_interval_micros_(interval),
+      reserve_bytes_(reserve_bytes) {}
 
 Result<std::unique_ptr<WalWriter>> WalWriter::Create(FileSystem& fs, std::string dir,
                                                      std::uint64_t first_segment, SyncPolicy policy,
-                                                     std::uint64_t sync_interval_micros) {
-  std::unique_ptr<WalWriter> w(new WalWriter(fs, std::move(dir), policy, sync_interval_micros));
+                                                     std::uint64_t sync_interval_micros,
+                                                     std::uint64_t reserve_bytes) {
+  std::unique_ptr<WalWriter> w(
+      new WalWriter(fs, std::move(dir), policy, sync_interval_micros, reserve_bytes));
   KV_RETURN_IF_ERROR(w->OpenSegment(first_segment));
   w->segment_ = first_segment;
   if (policy == SyncPolicy::kPeriodic)
@@ -138,13 +145,39 @@ WalWriter::~WalWriter() {
   if (syncer_.joinable()) syncer_.join();
   // Invariant: no committer is left in the queue; the store waits for them before destroying us.
   KV_CHECK(queue_.empty(), "WalWriter destroyed with commits in flight");
-  if (file_ != nullptr) (void)file_->Close();
+  if (file_ == nullptr) return;
+  if (error_.ok()) {
+    (void)CloseSegment(segment_);
+  } else {
+    // A failed write may have left bytes past Size(); recovery, not a cut here, deals with them.
+    (void)file_->Close();
+  }
 }
 
 Status WalWriter::OpenSegment(std::uint64_t number) {
   KV_ASSIGN_OR_RETURN(file_, fs_.NewWritableFile(JoinPath(dir_, WalSegmentName(number))));
+  reserved_end_ = 0;
   // The new name must be durable before any commit in it is acknowledged.
   return fs_.SyncDir(dir_);
+}
+
+Status WalWriter::AppendToSegment(std::string_view bytes) {
+  const std::uint64_t size = file_->Size();
+  if (reserve_bytes_ > 0 && size + bytes.size() > reserved_end_) {
+    const std::uint64_t from = std::max(reserved_end_, size);
+    const std::uint64_t room = std::max<std::uint64_t>(reserve_bytes_, size + bytes.size() - from);
+    KV_RETURN_IF_ERROR(file_->Reserve(room));
+    reserved_end_ = from + room;
+  }
+  return file_->Append(bytes);
+}
+
+Status WalWriter::CloseSegment(std::uint64_t number) {
+  const std::uint64_t size = file_->Size();
+  KV_RETURN_IF_ERROR(file_->Close());
+  // Not synced: if a crash undoes the cut, replay reads the zeros as unused room.
+  if (reserved_end_ > size) return fs_.Truncate(JoinPath(dir_, WalSegmentName(number)), size);
+  return Status::Ok();
 }
 
 void WalWriter::PeriodicSyncLoop() {
@@ -204,7 +237,7 @@ void WalWriter::LeadGroup(Ticket& first) {
   // flushed it. Any sync first syncs the older segments still owed one, oldest first.
   auto finish_run = [&](std::size_t run_end, bool before_rotation) {
     if (run_end == run_begin && !before_rotation) return;
-    if (s.ok() && !bytes.empty()) s = file_->Append(bytes);
+    if (s.ok() && !bytes.empty()) s = AppendToSegment(bytes);
     if (s.ok() && sync) {
       for (auto& [number, file] : older) {
         if (s.ok()) s = file->Sync();
@@ -232,7 +265,7 @@ void WalWriter::LeadGroup(Ticket& first) {
     if (x->sync_old_segment) sync = true;
     finish_run(i, /*before_rotation=*/true);
     if (s.ok() && x->sync_old_segment) {
-      s = file_->Close();
+      s = CloseSegment(segment);
     } else if (s.ok()) {
       older.emplace_back(segment, std::move(file_));
     }
@@ -282,6 +315,10 @@ Status WalWriter::Sync() {
 }
 
 Result<std::uint64_t> WalWriter::Rotate(OldSegment old) {
+  if (old == OldSegment::kSyncLater && reserve_bytes_ > 0) {
+    // Replay could not tell such a segment's unused room from a tail the crash lost.
+    return Status::InvalidArgument("a log that reserves room must sync a segment it closes");
+  }
   Ticket t;
   t.kind = Ticket::Kind::kRotate;
   t.sync_old_segment = old == OldSegment::kSync;
@@ -344,7 +381,7 @@ Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
                                   const std::vector<std::uint64_t>& segments, Timestamp after_ts,
                                   bool repair,
                                   const std::function<Status(Timestamp, std::span<Write>)>& apply,
-                                  TornSegment torn_segment) {
+                                  TornSegment torn_segment, bool reserved_tail) {
   WalReplayReport report;
   Timestamp last_ts = 0;
   for (std::size_t i = 0; i < segments.size(); ++i) {
@@ -352,7 +389,7 @@ Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
     const std::string path = JoinPath(dir, WalSegmentName(segments[i]));
     KV_ASSIGN_OR_RETURN(std::string data, ReadFileToString(fs, path));
     ++report.segments;
-    RecordReader reader(data, path);
+    RecordReader reader(data, path, reserved_tail);
     // Writes of transactions whose commit record has not been seen yet, per transaction.
     std::map<TxnId, std::pair<Timestamp, std::vector<Write>>> pending;
     Status damage;
@@ -411,6 +448,16 @@ Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
     }
     report.incomplete += pending.size();
 
+    // Zeros where the next record would start, in a log that reserves room ahead: room the
+    // writer never filled. In the last segment that is where the log ends; an earlier segment
+    // was synced whole before the next one was started (TornSegment::kCorruption's promise), so
+    // its zeros are only room it did not need.
+    const bool unused_room = torn && reserved_tail && reader.zero_tail();
+    if (unused_room && (last_segment || torn_segment == TornSegment::kCorruption)) {
+      report.unused_room_bytes += data.size() - damage_offset;
+      if (last_segment) KV_RETURN_IF_ERROR(TruncateDurably(fs, path, damage_offset));
+      continue;
+    }
     if (torn && last_segment) {
       // A crash cut the last record short: normal. Cut it off so new records follow intact ones.
       report.torn_bytes = data.size() - damage_offset;

@@ -76,9 +76,16 @@ class WalWriter {
  public:
   // Creates segment `first_segment` in `dir` (making its name durable) and starts the periodic
   // syncer if the policy asks for one.
+  // `reserve_bytes` > 0: the log reserves room ahead in its segments, that many zero bytes at a
+  // time (WritableFile::Reserve), and writes its records over them. Most syncs then leave the
+  // file's size alone, so an fdatasync has only the data to write, not the inode as well; the
+  // cost is writing the zeros first. A segment's unused room is cut off when the log closes it
+  // cleanly; after a crash it is zeros after the last record (replay with `reserved_tail`).
+  // Such a log cannot rotate with OldSegment::kSyncLater.
   static Result<std::unique_ptr<WalWriter>> Create(FileSystem& fs, std::string dir,
                                                    std::uint64_t first_segment, SyncPolicy policy,
-                                                   std::uint64_t sync_interval_micros);
+                                                   std::uint64_t sync_interval_micros,
+                                                   std::uint64_t reserve_bytes = 0);
   ~WalWriter();
 
   // A request waiting in the group-commit queue. Push() it, then Await() it.
@@ -122,7 +129,8 @@ class WalWriter {
     // group under SyncPolicy::kAlways) syncs it first, before the newer segment: a write is
     // never durable while an older one is not. ForgetBefore() drops a segment the caller no
     // longer needs (the LSM tree, once a table holds its writes), so it is never synced at all;
-    // the OS may then never write it to disk either.
+    // the OS may then never write it to disk either. Not for a log that reserves room
+    // (kInvalidArgument).
     kSyncLater,
   };
   // Syncs (or not, see OldSegment) the current segment, then starts segment `current + 1` and
@@ -142,14 +150,21 @@ class WalWriter {
   std::uint64_t commits_written() const;
 
  private:
-  WalWriter(FileSystem& fs, std::string dir, SyncPolicy policy, std::uint64_t interval);
-  Status OpenSegment(std::uint64_t number);  // REQUIRES: caller is the leader (owns the file).
+  WalWriter(FileSystem& fs, std::string dir, SyncPolicy policy, std::uint64_t interval,
+            std::uint64_t reserve_bytes);
+  // All three REQUIRE: the caller is the leader (owns the file).
+  Status OpenSegment(std::uint64_t number);
+  // Appends to the current segment, reserving room first if the log reserves and needs more.
+  Status AppendToSegment(std::string_view bytes);
+  // Closes the current segment, numbered `number`, and cuts off its unused room.
+  Status CloseSegment(std::uint64_t number);
   void PeriodicSyncLoop();
 
   FileSystem& fs_;
   const std::string dir_;
   const SyncPolicy policy_;
   const std::uint64_t sync_interval_micros_;
+  const std::uint64_t reserve_bytes_;
 
   // Leads a group: `first` is the front of the queue. Takes the whole queue, writes it and
   // syncs it, fills in the tickets' results, then publishes them as done and wakes their owners.
@@ -161,6 +176,7 @@ class WalWriter {
   std::uint64_t pushed_seq_ = 0;        // GUARDED_BY(mu_); seq of the newest ticket.
   std::uint64_t taken_groups_ = 0;      // GUARDED_BY(mu_); groups taken by leaders so far.
   std::unique_ptr<WritableFile> file_;  // Only the leader touches it (outside mu_).
+  std::uint64_t reserved_end_ = 0;      // Leader only: where file_'s reserved room ends.
   // Rotated segments not synced yet, oldest first (OldSegment::kSyncLater). The leader takes
   // them while it writes a group and gives back those it did not sync.
   std::vector<std::pair<std::uint64_t, std::unique_ptr<WritableFile>>>
@@ -204,6 +220,10 @@ struct WalReplayReport {
   std::uint64_t incomplete = 0;    // Transactions without a commit record (discarded).
   std::uint64_t torn_bytes = 0;    // Bytes cut off a torn tail.
   std::string torn_file;           // The segment whose tail was cut, if any.
+  // Zeros after the last record: room reserved ahead and never filled (see WalWriter::Create).
+  // Cut off the last segment; left in earlier ones, where a writer that closed them cleanly
+  // already cut it.
+  std::uint64_t unused_room_bytes = 0;
   // With TornSegment::kEndsTheLog: later segments that were not replayed, and their bytes.
   std::uint64_t unreplayed_segments = 0;
   std::uint64_t unreplayed_bytes = 0;
@@ -231,10 +251,14 @@ enum class TornSegment {
 // truncated and reported; in an earlier one, see TornSegment. Any other damage is kCorruption
 // naming the file and offset, unless `repair` is set: then the log is truncated at the damage,
 // everything after it is discarded, and the report says what was lost.
+// `reserved_tail`: the writer reserved room ahead (WalWriter::Create's `reserve_bytes`), so a
+// segment may end in zeros, and a record cut short there fails its checksum instead of running
+// past the end of the file (RecordReader).
 Result<WalReplayReport> ReplayWal(FileSystem& fs, const std::string& dir,
                                   const std::vector<std::uint64_t>& segments, Timestamp after_ts,
                                   bool repair,
                                   const std::function<Status(Timestamp, std::span<Write>)>& apply,
-                                  TornSegment torn_segment = TornSegment::kCorruption);
+                                  TornSegment torn_segment = TornSegment::kCorruption,
+                                  bool reserved_tail = false);
 
 }  // namespace kv::phase1

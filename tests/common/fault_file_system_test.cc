@@ -603,6 +603,79 @@ TEST_F(FaultFs, KeepRandomPrefix_KeepsDurableBytesPlusAPrefixOfTheRest) {
   EXPECT_GT(*lengths.rbegin(), durable.size()) << "no seed kept any unsynced byte";
 }
 
+// --- Reserved room (WritableFile::Reserve) ---
+
+TEST_F(FaultFs, Reserve_SyncedZerosSurvive_UnsyncedAppendsOverThemAreLost) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewWritableFile(InDir("log")));
+  ASSERT_OK(fs_.SyncDir(std::string(kDir)));
+  ASSERT_OK(file->Append("head"));
+  ASSERT_OK(file->Reserve(8));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(file->Append("tail"));
+  ASSERT_OK(file->Flush());
+  ASSERT_OK_AND_ASSIGN(FileData before, Read("log"));
+  EXPECT_EQ(before, FileData(std::string("headtail") + std::string(4, '\0')));
+
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("log"));
+  EXPECT_EQ(after, FileData(std::string("head") + std::string(8, '\0')))
+      << "the synced zeros stay, the unsynced append over them is gone";
+}
+
+TEST_F(FaultFs, Reserve_UnsyncedZeros_AreLostWithTheAppendsOverThem) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewWritableFile(InDir("log")));
+  ASSERT_OK(fs_.SyncDir(std::string(kDir)));
+  ASSERT_OK(file->Append("head"));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(file->Reserve(8));
+  ASSERT_OK(file->Append("tail"));
+  ASSERT_OK(fs_.PowerCut());
+  ASSERT_OK_AND_ASSIGN(FileData after, Read("log"));
+  EXPECT_EQ(after, FileData("head"));
+}
+
+TEST(FaultFsReserve, KeepRandomPrefix_APrefixOfTheAppendsThenTheDurableZeros) {
+  const std::string unsynced = "0123456789";
+  std::set<std::size_t> kept;
+  for (std::uint64_t seed = 0; seed < 32; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    auto mem = NewMemFileSystem();
+    FaultInjectionFileSystem fs(*mem);
+    ASSERT_OK(fs.CreateDirs("db"));
+    ASSERT_OK_AND_ASSIGN(auto file, fs.NewWritableFile("db/log"));
+    ASSERT_OK(fs.SyncDir("db"));
+    ASSERT_OK(file->Append("a"));
+    ASSERT_OK(file->Reserve(16));
+    ASSERT_OK(file->Sync());
+    ASSERT_OK(file->Append(unsynced));
+    ASSERT_OK(fs.PowerCut(UnsyncedData::kKeepRandomPrefix, seed));
+    ASSERT_OK_AND_ASSIGN(FileData after, ReadIfExists(fs, "db/log"));
+    ASSERT_TRUE(after.has_value());
+    ASSERT_EQ(after->size(), 17u) << "the durable room keeps the file's length";
+    const std::size_t n = after->find('\0') == std::string::npos ? 17 : after->find('\0');
+    ASSERT_GE(n, 1u);
+    EXPECT_EQ(after->substr(0, n), ("a" + unsynced).substr(0, n));
+    EXPECT_EQ(after->substr(n), std::string(17 - n, '\0')) << "zeros after the surviving prefix";
+    kept.insert(n - 1);
+  }
+  EXPECT_GT(kept.size(), 2u) << "the surviving prefix is not random";
+  EXPECT_TRUE(kept.contains(0)) << "no seed lost every unsynced byte";
+}
+
+TEST_F(FaultFs, Reserve_CountsAsAWrite_AFailedOneChangesNothing) {
+  ASSERT_OK_AND_ASSIGN(auto file, fs_.NewWritableFile(InDir("log")));
+  ASSERT_OK(file->Append("abc"));
+  const std::uint64_t writes = fs_.write_count();
+  fs_.FailNth(FaultOp::kWrite, 1, Status::NoSpace("disk full"));
+  EXPECT_EQ(file->Reserve(100).code(), StatusCode::kNoSpace);
+  EXPECT_EQ(fs_.write_count(), writes + 1);
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, fs_.FileSize(InDir("log")));
+  EXPECT_EQ(size, 3u);
+  ASSERT_OK(file->Reserve(100));
+  ASSERT_OK_AND_ASSIGN(size, fs_.FileSize(InDir("log")));
+  EXPECT_EQ(size, 103u);
+}
+
 TEST_F(FaultFs, KeepRandomPrefix_NeverResurrectsUnnamedFiles) {
   ASSERT_OK_AND_ASSIGN(auto file, fs_.NewWritableFile(InDir("unnamed")));
   ASSERT_OK(file->Append(std::string(100, 'x')));

@@ -135,6 +135,38 @@ TEST_P(FileSystemTest, NewAppendableFile_ExistingFile_AppendsAtEndAndReportsSize
   EXPECT_EQ(contents, "first;second;");
 }
 
+TEST_P(FileSystemTest, Reserve_ZerosPastEverything_AppendsOverwriteThemInPlace) {
+  const std::string path = Path("log");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewWritableFile(path));
+  ASSERT_OK(file->Append("abc"));
+  ASSERT_OK(file->Reserve(10));
+  EXPECT_EQ(file->Size(), 3u) << "reserved room is not appended data";
+  ASSERT_OK_AND_ASSIGN(std::uint64_t reserved_size, fs_->FileSize(path));
+  EXPECT_EQ(reserved_size, 13u);
+  ASSERT_OK(file->Append("defg"));
+  ASSERT_OK(file->Sync());
+  EXPECT_EQ(file->Size(), 7u);
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, std::string("abcdefg") + std::string(6, '\0'));
+  // More room goes after the room already there; appends past all of it extend the file.
+  ASSERT_OK(file->Reserve(2));
+  ASSERT_OK(file->Append("0123456789"));
+  ASSERT_OK(file->Close());
+  ASSERT_OK_AND_ASSIGN(contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "abcdefg0123456789");
+}
+
+TEST_P(FileSystemTest, Reserve_FileOpenedForAppending_IsNotSupportedAndChangesNothing) {
+  const std::string path = Path("log");
+  ASSERT_OK(WriteWholeFile(*fs_, path, "abc"));
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewAppendableFile(path));
+  EXPECT_EQ(file->Reserve(10).code(), StatusCode::kNotSupported);
+  ASSERT_OK(file->Append("d"));
+  ASSERT_OK(file->Close());
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  EXPECT_EQ(contents, "abcd");
+}
+
 TEST_P(FileSystemTest, NewAppendableFile_MissingFile_IsCreatedEmpty) {
   const std::string path = Path("fresh");
   ASSERT_OK_AND_ASSIGN(auto file, fs_->NewAppendableFile(path));

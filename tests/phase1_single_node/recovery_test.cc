@@ -170,11 +170,30 @@ struct RecordedLog {
   }
 };
 
+// Options for a store whose log only appends (no reserved room), so that a segment's size says
+// where its records end.
+StoreOptions AppendOnlyLog() {
+  StoreOptions options;
+  options.wal_reserve_bytes = 0;
+  return options;
+}
+
+// How a log segment looks on disk after a crash: cut at the end of the surviving bytes (a log
+// that appends), or with zeros after them up to the room it had reserved (the default log).
+enum class Layout { kAppended, kReserved };
+constexpr std::uint64_t kRoomPastRecords = 4096;
+
+std::string OnDisk(std::string_view segment, std::uint64_t surviving, Layout layout) {
+  std::string data(segment.substr(0, surviving));
+  if (layout == Layout::kReserved) data.resize(segment.size() + kRoomPastRecords, '\0');
+  return data;
+}
+
 RecordedLog RecordWorkload(std::uint64_t seed, int txns) {
   RecordedLog log;
   log.keys = KeyUniverse(12);
   auto mem = NewMemFileSystem();
-  auto store = Store::Open(*mem, std::string(kDir));
+  auto store = Store::Open(*mem, std::string(kDir), AppendOnlyLog());
   KV_CHECK(store.has_value(), "open");
   State model;
   log.states.push_back(model);
@@ -594,15 +613,25 @@ TEST(Recovery, CheckpointsConcurrentWithCommitters_ReopenHasEveryAcknowledgedCom
 
 // --- torn tails: every cut ---
 
-TEST(Recovery, TornTail_CutAtEveryByte_RecoversLongestCommittedPrefix) {
+// Every cut of the log: the first `len` bytes of a recorded segment survive, for every `len`.
+// In the reserved layout the rest of the record cut short is zeros, so it fails its checksum
+// rather than running past the end of the file, and zeros follow the last record.
+void CutAtEveryByte(Layout layout) {
   const auto start = std::chrono::steady_clock::now();
   const RecordedLog log = RecordWorkload(/*seed=*/3, /*txns=*/15);
   int with_torn_bytes = 0, with_incomplete = 0;
   for (std::uint64_t len = 0; len <= log.segment.size(); ++len) {
     SCOPED_TRACE(fmt::format("segment of {} bytes cut to {}", log.segment.size(), len));
-    auto fs = FsWithFiles({{"wal-000001.log", log.segment.substr(0, len)}});
-    const std::size_t prefix = log.PrefixWithin(len);
-    const std::uint64_t boundary = log.BoundaryAtOrBefore(len);
+    const std::string on_disk = OnDisk(log.segment, len, layout);
+    auto fs = FsWithFiles({{"wal-000001.log", on_disk}});
+    // Over zeros, lost bytes that were zeros anyway are not lost (an empty value's length, 00,
+    // can end a record): the file is the same as the longer cut.
+    std::uint64_t kept = len;
+    while (layout == Layout::kReserved && kept < log.segment.size() && log.segment[kept] == '\0') {
+      ++kept;
+    }
+    const std::size_t prefix = log.PrefixWithin(kept);
+    const std::uint64_t boundary = log.BoundaryAtOrBefore(kept);
     const std::uint64_t prefix_end = prefix == 0 ? 0 : log.txn_ends[prefix - 1];
     {
       ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir)));
@@ -610,7 +639,17 @@ TEST(Recovery, TornTail_CutAtEveryByte_RecoversLongestCommittedPrefix) {
       ASSERT_OK_AND_ASSIGN(State state, ReadState(*store, log.keys));
       ASSERT_EQ(state, log.states[prefix]) << "expected the first " << prefix << " transactions";
       EXPECT_EQ(r.transactions, prefix);
-      EXPECT_EQ(r.torn_bytes, len - boundary);
+      if (layout == Layout::kAppended) {
+        EXPECT_EQ(r.torn_bytes, len - boundary);
+        EXPECT_EQ(r.unused_room_bytes, 0u);
+      } else if (kept == boundary) {
+        // Cut between records: the zeros are room the log never filled, not a torn record.
+        EXPECT_EQ(r.torn_bytes, 0u);
+        EXPECT_EQ(r.unused_room_bytes, on_disk.size() - boundary);
+      } else {
+        EXPECT_EQ(r.torn_bytes, on_disk.size() - boundary);
+        EXPECT_EQ(r.unused_room_bytes, 0u);
+      }
       if (r.torn_bytes > 0) {
         EXPECT_THAT(r.torn_file, HasSubstr("wal-000001.log"));
         ++with_torn_bytes;
@@ -629,23 +668,35 @@ TEST(Recovery, TornTail_CutAtEveryByte_RecoversLongestCommittedPrefix) {
     expected["k00"] = "after the cut";
     ASSERT_EQ(state, expected) << "a commit after recovery survives the next reopen";
   }
-  RecordProperty("segment_bytes", static_cast<int>(log.segment.size()));
-  RecordProperty("cuts_with_torn_bytes", with_torn_bytes);
-  RecordProperty("cuts_with_incomplete_transaction", with_incomplete);
-  RecordProperty("elapsed_ms",
-                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::steady_clock::now() - start)
-                                      .count()));
+  ::testing::Test::RecordProperty("segment_bytes", static_cast<int>(log.segment.size()));
+  ::testing::Test::RecordProperty("cuts_with_torn_bytes", with_torn_bytes);
+  ::testing::Test::RecordProperty("cuts_with_incomplete_transaction", with_incomplete);
+  ::testing::Test::RecordProperty(
+      "elapsed_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - start)
+                                         .count()));
+  EXPECT_GT(with_torn_bytes, 0);
+}
+
+TEST(Recovery, TornTail_CutAtEveryByte_RecoversLongestCommittedPrefix) {
+  CutAtEveryByte(Layout::kAppended);
+}
+
+TEST(Recovery, TornTail_ReservedRoom_ZerosFromEveryByte_RecoversLongestCommittedPrefix) {
+  CutAtEveryByte(Layout::kReserved);
 }
 
 // --- bit flips: every bit ---
 
-TEST(Recovery, BitFlip_EveryBit_CorruptionNamingFileAndOffset_NeverWrongData) {
+// Every bit of a recorded segment flipped in turn. In the reserved layout zeros follow the last
+// record; only a flip that zeroes the last byte of the log can then pass for a torn write.
+void FlipEveryBit(Layout layout) {
   const RecordedLog log = RecordWorkload(/*seed=*/5, /*txns=*/10);
+  const std::string on_disk = OnDisk(log.segment, log.segment.size(), layout);
   int corruption = 0, opened = 0;
   for (std::uint64_t bit = 0; bit < log.segment.size() * 8; ++bit) {
     SCOPED_TRACE(fmt::format("bit {} (byte {}) of {} bytes", bit, bit / 8, log.segment.size()));
-    auto fs = FsWithFiles({{"wal-000001.log", FlipBit(log.segment, bit)}});
+    auto fs = FsWithFiles({{"wal-000001.log", FlipBit(on_disk, bit)}});
     const std::uint64_t damaged_record = log.BoundaryAtOrBefore(bit / 8);
     auto store = Store::Open(*fs, std::string(kDir));
     if (!store.has_value()) {
@@ -664,10 +715,26 @@ TEST(Recovery, BitFlip_EveryBit_CorruptionNamingFileAndOffset_NeverWrongData) {
     for (std::size_t p = 0; p <= intact; ++p) is_prefix |= state == log.states[p];
     ASSERT_TRUE(is_prefix) << "opened with data that is no committed prefix; "
                            << (*store)->recovery_report().Summary();
+    if (layout == Layout::kReserved) {
+      const std::size_t last = log.segment.size() - 1;
+      const bool zeroes_last_byte =
+          bit / 8 == last && (log.segment[last] ^ static_cast<char>(1 << (bit % 8))) == 0;
+      EXPECT_TRUE(zeroes_last_byte) << "damage before the trailing zeros must be refused; "
+                                    << (*store)->recovery_report().Summary();
+    }
   }
-  RecordProperty("bits_flipped", static_cast<int>(log.segment.size() * 8));
-  RecordProperty("open_failed_with_corruption", corruption);
-  RecordProperty("opened_with_committed_prefix", opened);
+  ::testing::Test::RecordProperty("bits_flipped", static_cast<int>(log.segment.size() * 8));
+  ::testing::Test::RecordProperty("open_failed_with_corruption", corruption);
+  ::testing::Test::RecordProperty("opened_with_committed_prefix", opened);
+  EXPECT_GT(corruption, 0);
+}
+
+TEST(Recovery, BitFlip_EveryBit_CorruptionNamingFileAndOffset_NeverWrongData) {
+  FlipEveryBit(Layout::kAppended);
+}
+
+TEST(Recovery, BitFlip_ReservedRoom_EveryBit_CorruptionNamingFileAndOffset_NeverWrongData) {
+  FlipEveryBit(Layout::kReserved);
 }
 
 // --- repair ---
@@ -718,7 +785,7 @@ TEST(Recovery, Repair_DamageInEarlierSegment_DiscardsLaterSegments_ThenOpensWith
   std::vector<State> states(1);
   std::vector<std::uint64_t> ends;  // In segment 1.
   for (int segment = 1; segment <= 3; ++segment) {
-    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir)));
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(*fs, std::string(kDir), AppendOnlyLog()));
     ASSERT_EQ(store->stats().wal_segment, static_cast<std::uint64_t>(segment));
     for (int i = 0; i < 5; ++i) {
       const auto& writes = txns[(segment - 1) * 5 + i];

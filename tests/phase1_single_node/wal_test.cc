@@ -400,6 +400,107 @@ TEST(WalWriter, Rotate_EarlierCommitsInOldSegment_BothDurableAfterPowerCut) {
   EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b);
 }
 
+// A log that reserves room writes its records over zeros; rotating and closing cut the unused
+// room off, so a segment ends at its last record.
+TEST(WalWriter, ReservedRoom_RecordsOverZeros_RotateAndCloseCutTheRoom) {
+  auto mem = NewMemFileSystem();
+  FaultInjectionFileSystem fs(*mem);
+  ASSERT_OK(fs.CreateDirs(std::string(kDir)));
+  std::string a, b, big;
+  EncodeTransaction(a, 1, 1, std::vector<Write>{{"a", "1"}});
+  EncodeTransaction(b, 2, 2, std::vector<Write>{{"b", "2"}});
+  EncodeTransaction(big, 3, 3, std::vector<Write>{{"c", std::string(1000, 'x')}});
+  {
+    ASSERT_OK_AND_ASSIGN(auto wal, WalWriter::Create(fs, std::string(kDir), 1, SyncPolicy::kAlways,
+                                                     0, /*reserve_bytes=*/256));
+    ASSERT_OK(wal->Commit(a, nullptr));
+    ASSERT_OK_AND_ASSIGN(std::string open1, ReadFileToString(fs, "db/wal-000001.log"));
+    EXPECT_EQ(open1, a + std::string(256 - a.size(), '\0'));
+    ASSERT_OK_AND_ASSIGN(std::uint64_t next, wal->Rotate());
+    EXPECT_EQ(next, 2u);
+    EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("<missing>"), a)
+        << "rotation cuts the unused room";
+    ASSERT_OK(wal->Commit(b, nullptr));
+    // A record larger than the room left gets room of its own size.
+    ASSERT_OK(wal->Commit(big, nullptr));
+    ASSERT_OK_AND_ASSIGN(std::uint64_t open2, fs.FileSize("db/wal-000002.log"));
+    EXPECT_GE(open2, b.size() + big.size());
+    EXPECT_EQ(wal->Rotate(WalWriter::OldSegment::kSyncLater).error().code(),
+              StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b + big)
+      << "closing cuts the unused room";
+  // A crash before the close leaves the room; the durable records are there either way.
+  ASSERT_OK(fs.PowerCut(UnsyncedData::kDropAll));
+  EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b + big);
+}
+
+// After a crash a segment of a log that reserved room ends in zeros. Replay reads them as unused
+// room only when told the writer reserved: in the last segment, and in an earlier one that was
+// synced whole before the next began (TornSegment::kCorruption); never under kEndsTheLog, where
+// they may be a tail the crash lost.
+TEST(WalReplay, ReservedTail_ZerosAfterTheLastRecord_AreUnusedRoomNotATornTail) {
+  auto mem = NewMemFileSystem();
+  ASSERT_OK(mem->CreateDirs(std::string(kDir)));
+  std::string a, b;
+  EncodeTransaction(a, 1, 1, std::vector<Write>{{"a", "1"}});
+  EncodeTransaction(b, 2, 2, std::vector<Write>{{"b", "2"}});
+  const std::string room(100, '\0');
+  std::vector<Timestamp> applied;
+  auto apply = [&](Timestamp ts, std::span<Write>) {
+    applied.push_back(ts);
+    return Status::Ok();
+  };
+  auto write_segments = [&] {
+    ASSERT_OK(WriteFileAtomically(*mem, "db/wal-000001.log", a + room));
+    ASSERT_OK(WriteFileAtomically(*mem, "db/wal-000002.log", b + room));
+  };
+  write_segments();
+  ASSERT_OK_AND_ASSIGN(auto report, ReplayWal(*mem, std::string(kDir), {1, 2}, 0, false, apply,
+                                              TornSegment::kCorruption, /*reserved_tail=*/true));
+  EXPECT_EQ(applied, (std::vector<Timestamp>{1, 2}));
+  EXPECT_EQ(report.torn_bytes, 0u);
+  EXPECT_EQ(report.unused_room_bytes, 2 * room.size());
+  EXPECT_EQ(mem->FileSize("db/wal-000002.log").value_or(0), b.size()) << "last segment cut";
+
+  // Without reserved_tail the same zeros in an earlier segment are damage.
+  write_segments();
+  applied.clear();
+  auto strict = ReplayWal(*mem, std::string(kDir), {1, 2}, 0, false, apply);
+  ASSERT_FALSE(strict.has_value());
+  EXPECT_EQ(strict.error().code(), StatusCode::kCorruption);
+
+  // Under kEndsTheLog they end the log.
+  write_segments();
+  applied.clear();
+  ASSERT_OK_AND_ASSIGN(report, ReplayWal(*mem, std::string(kDir), {1, 2}, 0, false, apply,
+                                         TornSegment::kEndsTheLog, /*reserved_tail=*/true));
+  EXPECT_EQ(applied, (std::vector<Timestamp>{1}));
+  EXPECT_EQ(report.unreplayed_segments, 1u);
+
+  // A record cut short over the zeros is a torn tail in the last segment; the same damage with
+  // a record after it is corruption.
+  std::string b_commit, c;
+  EncodeTransaction(b_commit, 2, 2, std::vector<Write>{});
+  EncodeTransaction(c, 3, 3, std::vector<Write>{{"c", "3"}});
+  const std::string b_cut = b.substr(0, b.size() - 2) + std::string(2, '\0');
+  const std::uint64_t torn_at = a.size() + b.size() - b_commit.size();
+  ASSERT_OK(WriteFileAtomically(*mem, "db/wal-000001.log", a + b_cut + room));
+  applied.clear();
+  ASSERT_OK_AND_ASSIGN(report, ReplayWal(*mem, std::string(kDir), {1}, 0, false, apply,
+                                         TornSegment::kCorruption, /*reserved_tail=*/true));
+  EXPECT_EQ(applied, (std::vector<Timestamp>{1}));
+  EXPECT_EQ(report.torn_bytes, a.size() + b_cut.size() + room.size() - torn_at);
+  EXPECT_EQ(report.incomplete, 1u);
+
+  ASSERT_OK(WriteFileAtomically(*mem, "db/wal-000001.log", a + b_cut + c + room));
+  auto damaged = ReplayWal(*mem, std::string(kDir), {1}, 0, false, apply, TornSegment::kCorruption,
+                           /*reserved_tail=*/true);
+  ASSERT_FALSE(damaged.has_value());
+  EXPECT_EQ(damaged.error().code(), StatusCode::kCorruption);
+  EXPECT_THAT(damaged.error().message(), HasSubstr(fmt::format("offset {}", torn_at)));
+}
+
 // Under SyncPolicy::kNone a ticket marked `sync` is still synced before it is done (the LSM
 // tree's sync writes); the unmarked commit before it rides along, the one after it does not.
 TEST(WalWriter, SyncTicketUnderPolicyNone_SurvivesPowerCut_LaterUnsyncedCommitDoesNot) {

@@ -165,9 +165,15 @@ Status WalWriter::AppendToSegment(std::string_view bytes) {
   const std::uint64_t size = file_->Size();
   if (reserve_bytes_ > 0 && size + bytes.size() > reserved_end_) {
     const std::uint64_t from = std::max(reserved_end_, size);
-    const std::uint64_t room = std::max<std::uint64_t>(reserve_bytes_, size + bytes.size() - from);
-    KV_RETURN_IF_ERROR(file_->Reserve(room));
-    reserved_end_ = from + room;
+    const std::uint64_t needed = size + bytes.size() - from;
+    const std::uint64_t room = std::max<std::uint64_t>(reserve_bytes_, needed);
+    if (file_->Reserve(room).ok()) {
+      reserved_end_ = from + room;
+    } else if (room > needed && file_->Reserve(needed).ok()) {
+      // Nearly full disk: room for these bytes only, so a commit that fits is not refused.
+      reserved_end_ = from + needed;
+    }
+    // Otherwise append without room: the append reports the error if there is no space.
   }
   return file_->Append(bytes);
 }
@@ -175,8 +181,10 @@ Status WalWriter::AppendToSegment(std::string_view bytes) {
 Status WalWriter::CloseSegment(std::uint64_t number) {
   const std::uint64_t size = file_->Size();
   KV_RETURN_IF_ERROR(file_->Close());
-  // Not synced: if a crash undoes the cut, replay reads the zeros as unused room.
-  if (reserved_end_ > size) return fs_.Truncate(JoinPath(dir_, WalSegmentName(number)), size);
+  // Best effort, and not synced: if the cut fails or a crash undoes it, replay reads the zeros
+  // as unused room. The segment's records are already synced; failing the log for this would
+  // stop writes for nothing.
+  if (reserved_end_ > size) (void)fs_.Truncate(JoinPath(dir_, WalSegmentName(number)), size);
   return Status::Ok();
 }
 
@@ -263,6 +271,10 @@ void WalWriter::LeadGroup(Ticket& first) {
       continue;
     }
     if (x->sync_old_segment) sync = true;
+    if (!x->sync_old_segment && reserve_bytes_ > 0 && s.ok()) {
+      // Replay could not tell such a segment's unused room from a tail the crash lost.
+      s = Status::InvalidArgument("a log that reserves room must sync a segment it closes");
+    }
     finish_run(i, /*before_rotation=*/true);
     if (s.ok() && x->sync_old_segment) {
       s = CloseSegment(segment);

@@ -421,18 +421,37 @@ TEST(WalWriter, ReservedRoom_RecordsOverZeros_RotateAndCloseCutTheRoom) {
     EXPECT_EQ(ReadFileToString(fs, "db/wal-000001.log").value_or("<missing>"), a)
         << "rotation cuts the unused room";
     ASSERT_OK(wal->Commit(b, nullptr));
-    // A record larger than the room left gets room of its own size.
+    // A record larger than the room left gets room of its own size...
     ASSERT_OK(wal->Commit(big, nullptr));
-    ASSERT_OK_AND_ASSIGN(std::uint64_t open2, fs.FileSize("db/wal-000002.log"));
-    EXPECT_GE(open2, b.size() + big.size());
+    ASSERT_OK_AND_ASSIGN(std::uint64_t after_big, fs.FileSize("db/wal-000002.log"));
+    EXPECT_EQ(after_big, b.size() + big.size());
+    // ...and the next one fresh room of the usual size.
+    ASSERT_OK(wal->Commit(a, nullptr));
+    ASSERT_OK_AND_ASSIGN(std::uint64_t after_a, fs.FileSize("db/wal-000002.log"));
+    EXPECT_EQ(after_a, b.size() + big.size() + 256);
     EXPECT_EQ(wal->Rotate(WalWriter::OldSegment::kSyncLater).error().code(),
               StatusCode::kInvalidArgument);
+    // A crash now, before the close, leaves the room: zeros after the synced records.
+    ASSERT_OK_AND_ASSIGN(std::string before_close, ReadFileToString(fs, "db/wal-000002.log"));
+    EXPECT_EQ(before_close, b + big + a + std::string(256 - a.size(), '\0'));
   }
-  EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b + big)
+  EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b + big + a)
       << "closing cuts the unused room";
-  // A crash before the close leaves the room; the durable records are there either way.
-  ASSERT_OK(fs.PowerCut(UnsyncedData::kDropAll));
-  EXPECT_EQ(ReadFileToString(fs, "db/wal-000002.log").value_or("<missing>"), b + big);
+}
+
+// A rotation that would leave a reserving log's old segment unsynced is refused even when its
+// ticket is pushed directly, not through Rotate().
+TEST(WalWriter, ReservedRoom_DeferredSyncRotationTicket_IsRefused) {
+  auto mem = NewMemFileSystem();
+  ASSERT_OK(mem->CreateDirs(std::string(kDir)));
+  ASSERT_OK_AND_ASSIGN(auto wal, WalWriter::Create(*mem, std::string(kDir), 1, SyncPolicy::kAlways,
+                                                   0, /*reserve_bytes=*/256));
+  WalWriter::Ticket rotate;
+  rotate.kind = WalWriter::Ticket::Kind::kRotate;
+  rotate.sync_old_segment = false;
+  wal->Push(rotate);
+  EXPECT_EQ(wal->Await(rotate).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(wal->current_segment(), 1u);
 }
 
 // After a crash a segment of a log that reserved room ends in zeros. Replay reads them as unused

@@ -161,6 +161,11 @@ Status WalWriter::OpenSegment(std::uint64_t number) {
   return fs_.SyncDir(dir_);
 }
 
+Status WalWriter::DeferredSyncRefused() {
+  // Replay could not tell such a segment's unused room from a tail the crash lost.
+  return Status::InvalidArgument("a log that reserves room must sync a segment it closes");
+}
+
 Status WalWriter::AppendToSegment(std::string_view bytes) {
   const std::uint64_t size = file_->Size();
   if (reserve_bytes_ > 0 && size + bytes.size() > reserved_end_) {
@@ -271,10 +276,7 @@ void WalWriter::LeadGroup(Ticket& first) {
       continue;
     }
     if (x->sync_old_segment) sync = true;
-    if (!x->sync_old_segment && reserve_bytes_ > 0 && s.ok()) {
-      // Replay could not tell such a segment's unused room from a tail the crash lost.
-      s = Status::InvalidArgument("a log that reserves room must sync a segment it closes");
-    }
+    if (!x->sync_old_segment && reserve_bytes_ > 0 && s.ok()) s = DeferredSyncRefused();
     finish_run(i, /*before_rotation=*/true);
     if (s.ok() && x->sync_old_segment) {
       s = CloseSegment(segment);
@@ -327,10 +329,9 @@ Status WalWriter::Sync() {
 }
 
 Result<std::uint64_t> WalWriter::Rotate(OldSegment old) {
-  if (old == OldSegment::kSyncLater && reserve_bytes_ > 0) {
-    // Replay could not tell such a segment's unused room from a tail the crash lost.
-    return Status::InvalidArgument("a log that reserves room must sync a segment it closes");
-  }
+  // Refused here without putting the log into its error state; LeadGroup refuses a ticket
+  // pushed directly.
+  if (old == OldSegment::kSyncLater && reserve_bytes_ > 0) return DeferredSyncRefused();
   Ticket t;
   t.kind = Ticket::Kind::kRotate;
   t.sync_old_segment = old == OldSegment::kSync;

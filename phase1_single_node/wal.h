@@ -158,6 +158,8 @@ class WalWriter {
   Status AppendToSegment(std::string_view bytes);
   // Closes the current segment, numbered `number`, and cuts off its unused room.
   Status CloseSegment(std::uint64_t number);
+  // The error for a rotation with OldSegment::kSyncLater in a log that reserves room.
+  static Status DeferredSyncRefused();
   void PeriodicSyncLoop();
 
   FileSystem& fs_;

@@ -65,7 +65,7 @@ class FaultWritableFile final : public WritableFile {
     KV_RETURN_IF_ERROR(fs_->CountWrite());
     KV_RETURN_IF_ERROR(base_->Reserve(bytes));
     auto& r = inode_->reserved;
-    if (!r) r.emplace();
+    if (!r) r = FaultInjectionFileSystem::Inode::Reserved{};
     r->appended = base_->Size();
     r->end = std::max(r->end, r->appended) + bytes;
     if (inode_->unlinked_data) inode_->unlinked_data->append(bytes, '\0');

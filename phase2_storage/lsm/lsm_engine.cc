@@ -459,7 +459,7 @@ std::unique_ptr<LsmEngine::Compaction> LsmEngine::PickCompaction() const {
     best_score = l0_score;
     best_level = 0;
   }
-  double limit = static_cast<double>(options_.level_base_bytes);
+  double limit = static_cast<double>(options_.LevelBaseBytes());
   for (int level = 1; level < kNumLevels - 1; ++level) {
     const double score = static_cast<double>(version->LevelBytes(level)) / limit;
     if (score > best_score) {

@@ -62,10 +62,13 @@ struct LsmOptions {
   };
   CompactionStyle compaction_style = CompactionStyle::kLeveled;
   // Leveled compaction: level 0 is compacted into level 1 once it holds this many tables;
-  // level n >= 1 once it holds more than level_base_bytes * level_size_ratio^(n-1) bytes.
+  // level n >= 1 once it holds more than LevelBaseBytes() * level_size_ratio^(n-1) bytes.
   int level0_compaction_trigger = 4;
   int level0_stop_writes_trigger = 12;  // Writers wait for compaction beyond this.
-  std::uint64_t level_base_bytes = 10 << 20;
+  // The target size of level 1; 0 means level0_compaction_trigger * write_buffer_size, what
+  // level 0 holds when it is compacted (16 MiB with the defaults). LevelDB fixes 10 MiB; see
+  // journal/2026-11-21-phase2-lsm-level-sizes.md for why level 1 follows level 0 here.
+  std::uint64_t level_base_bytes = 0;
   int level_size_ratio = 10;
   // Size-tiered compaction: runs whose sizes lie within [tiered_bucket_low, tiered_bucket_high]
   // times their group's average form a tier; a tier of tiered_min_merge runs or more is merged
@@ -81,6 +84,12 @@ struct LsmOptions {
   // by Flush()), and compactions run only when a test calls CompactOnce(), so a test decides
   // exactly when each happens.
   bool background_work = true;
+
+  std::uint64_t LevelBaseBytes() const {
+    return level_base_bytes != 0 ? level_base_bytes
+                                 : static_cast<std::uint64_t>(level0_compaction_trigger) *
+                                       static_cast<std::uint64_t>(write_buffer_size);
+  }
 };
 
 class LsmEngine final : public OrderedEngine {

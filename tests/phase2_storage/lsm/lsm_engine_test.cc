@@ -218,6 +218,39 @@ TEST(LsmEngine, SizeTiered_FullMerge_DropsTombstonesAndOldVersions_ButKeepsSnaps
             (std::map<std::string, std::string>{{"a", "2"}, {"c", "1"}, {"d", "1"}, {"e", "1"}}));
 }
 
+// Level 1's target size follows level 0 unless set: level0_compaction_trigger memtables. After
+// the tree settles, level 1 holds at most that much and the rest has gone deeper. A target that
+// ignored the default (say a fixed 10 MiB) would keep everything in level 1 here.
+TEST(LsmEngine, LevelBaseBytesUnset_Level1TargetIsLevel0AtItsTrigger) {
+  auto fs = NewMemFileSystem();
+  LsmOptions o = SmallLsmOptions();
+  o.level_base_bytes = 0;
+  constexpr std::uint64_t kTarget = 2 * 16 * 1024;  // trigger 2 x 16 KiB memtables
+  EXPECT_EQ(o.LevelBaseBytes(), kTarget);
+  ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(*fs, "db", o));
+  std::map<std::string, std::string> model;
+  std::uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 6000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64: reproducible random keys.
+    const std::string k = fmt::format("{:016}", x % 100000);
+    const std::string v = fmt::format("value-{:08}", i);
+    ASSERT_OK(engine->Put({}, k, v));
+    model[k] = v;
+    if (i % 100 == 99) {
+      for (;;) {
+        ASSERT_OK_AND_ASSIGN(bool did, engine->CompactOnce());
+        if (!did) break;
+      }
+    }
+  }
+  auto version = engine->current_version();
+  EXPECT_LE(version->LevelBytes(1), kTarget);
+  EXPECT_GT(version->LevelBytes(1), 8u * 1024) << "level 1 should fill past a smaller target";
+  EXPECT_GT(version->LevelBytes(2), 0u) << "nothing went below level 1";
+  ASSERT_OK(engine->CheckInvariants());
+  for (const auto& [k, v] : model) EXPECT_EQ(engine->Get({}, k).value_or("<missing>"), v) << k;
+}
+
 // With the background thread, flushes may happen in the middle of compactions (how many depends
 // on timing: a fast machine may finish every compaction before a memtable fills, so the count is
 // recorded, not required; FlushDuringCompaction_IntoTheGapBetweenInputs_StaysInLevel0 makes one

@@ -117,4 +117,33 @@ class Decoder {
   std::size_t offset_ = 0;
 };
 
+// Orders byte strings as memcmp does, a proper prefix first, as a three-way int.
+//
+// Inline, eight bytes at a time: the LSM tree's skip list and block seeks and the B+tree's node
+// searches compare short keys millions of times per second, and the call to the library's memcmp
+// cost more than the comparison (7% of the LSM tree's read profile). Loading each word big-endian
+// makes integer order byte order.
+inline int CompareBytes(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little) {
+        x = __builtin_bswap64(x);
+        y = __builtin_bswap64(y);
+      }
+      return x < y ? -1 : 1;
+    }
+  }
+  for (; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
 }  // namespace kv

@@ -100,7 +100,20 @@ class RandomRWFile {
   virtual Status Sync() = 0;
   virtual Result<std::uint64_t> Size() const = 0;
   // Closes; further calls fail. Called by the destructor if the user did not. Does not sync.
+  // A view from MapForReading() stays valid until the destructor.
   virtual Status Close() = 0;
+
+  // A read-only view of the file's first `length` bytes through a shared memory mapping, if the
+  // file system can make one; nullopt otherwise (the in-memory and fault-injecting file systems
+  // never map: use Read). The first call maps, later calls return the same view. The view
+  // follows the file: bytes written later, through any handle, show in it as the file grows.
+  // Only bytes below the file's current size may be touched (the kernel answers a read past the
+  // end with SIGBUS), and the bytes may change under the reader while a write to them runs, so
+  // a reader copies them before it checks them.
+  virtual std::optional<std::string_view> MapForReading(std::uint64_t length) {
+    (void)length;
+    return std::nullopt;
+  }
 };
 
 // An advisory lock on a file, held until this object is destroyed.

@@ -164,6 +164,22 @@ class PosixRandomRWFile final : public RandomRWFile {
   PosixRandomRWFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixRandomRWFile() override {
     if (fd_ >= 0) (void)Close();
+    if (map_base_ != nullptr) ::munmap(map_base_, map_length_);
+  }
+
+  // Maps `length` bytes of address space over the file, whatever its size now: pages below the
+  // end of the file read its bytes (the page cache's, so writes through pwrite show at once), and
+  // the range stays valid as the file grows into it.
+  std::optional<std::string_view> MapForReading(std::uint64_t length) override {
+    std::lock_guard lock(map_mu_);
+    if (map_base_ == nullptr) {
+      if (fd_ < 0 || length == 0 || sizeof(void*) < 8) return std::nullopt;
+      void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, 0);
+      if (base == MAP_FAILED) return std::nullopt;
+      map_base_ = base;
+      map_length_ = length;
+    }
+    return std::string_view(static_cast<const char*>(map_base_), map_length_);
   }
 
   Status Write(std::uint64_t offset, std::string_view data) override {
@@ -209,6 +225,9 @@ class PosixRandomRWFile final : public RandomRWFile {
  private:
   std::string path_;
   int fd_;  // -1 once closed.
+  std::mutex map_mu_;
+  void* map_base_ = nullptr;  // GUARDED_BY(map_mu_) until set; unmapped by the destructor.
+  std::uint64_t map_length_ = 0;
 };
 
 // A file mapped read-only into memory (NewMappedFile). The descriptor is closed once the mapping

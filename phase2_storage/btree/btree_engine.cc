@@ -628,11 +628,11 @@ std::string BTreeEngine::DescribeState() const {
   const Stats s = stats();
   return fmt::format(
       "height {}, {} pages of {} bytes ({} free); buffer pool {} frames: {} hits, {} misses, "
-      "{} evictions, {} pages written; log: {} records, {} bytes ({} full page images, {} "
-      "diffs), {} checkpoints; {} splits, {} merges, {} redistributions",
+      "{} evictions, {} pages written, {} leaf reads around the pool; log: {} records, {} bytes "
+      "({} full page images, {} diffs), {} checkpoints; {} splits, {} merges, {} redistributions",
       s.height, s.pages, geo_.page_size, s.free_pages, pool_->frames(), s.pool.hits, s.pool.misses,
-      s.pool.evictions, s.pool.writebacks, s.log_records, s.log_bytes, s.page_images, s.page_diffs,
-      s.checkpoints, s.splits, s.merges, s.redistributions);
+      s.pool.evictions, s.pool.writebacks, s.pool.uncached_reads, s.log_records, s.log_bytes,
+      s.page_images, s.page_diffs, s.checkpoints, s.splits, s.merges, s.redistributions);
 }
 
 }  // namespace kv::storage::btree

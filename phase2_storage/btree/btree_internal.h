@@ -20,6 +20,9 @@ struct BTreeEngine::ReadEpoch {
   std::uint64_t writes = 0;
   mutable std::shared_mutex mu;
   std::unordered_map<PageId, std::shared_ptr<const std::string>> images;  // GUARDED_BY(mu)
+  // The meta page as this epoch sees it, once a reader has read it: it cannot change for the
+  // epoch, and every Get and Seek starts from it.
+  std::optional<Meta> meta;  // GUARDED_BY(mu)
 
   std::shared_ptr<const std::string> Find(PageId id) const {
     std::shared_lock lock(mu);
@@ -44,10 +47,24 @@ class BTreeEngine::View {
       : engine_(&engine), epoch_(std::move(epoch)) {}
 
   // Calls fn(bytes) with page `id` as the epoch sees it; fn's Status is returned. The bytes are
-  // valid only during the call (the frame's latch is held shared meanwhile).
+  // valid only during the call (the frame's latch is held shared meanwhile). `keep` false: a
+  // page not in the pool is copied from the page file's mapping instead of taking a frame (the
+  // leaves of a read; BufferPool::ReadUncached).
   template <typename Fn>
-  Status With(PageId id, Fn&& fn) const {
+  Status With(PageId id, Fn&& fn, bool keep = true) const {
     if (auto image = epoch_->Find(id)) return fn(image->data());
+    if (!keep) {
+      // One buffer per thread, not per view (a view lives for one Get). No `fn` reads another
+      // page while it runs, so the buffer is never needed twice at once.
+      thread_local std::string copy;
+      if (copy.size() < engine_->pool_->page_size()) copy.resize(engine_->pool_->page_size());
+      if (engine_->pool_->ReadUncached(id, copy.data())) {
+        // Looked at again after the copy: a writer that changed the page since this epoch
+        // began gave the epoch its image first, and the copy may hold the change.
+        if (auto image = epoch_->Find(id)) return fn(image->data());
+        return fn(copy.data());
+      }
+    }
     KV_ASSIGN_OR_RETURN(PageHandle page, engine_->pool_->Pin(id));
     std::shared_lock latch(page.frame()->latch);
     // Checked again under the latch: a writer gives the epoch the image, then takes the latch

@@ -7,11 +7,17 @@
 namespace kv::storage::btree {
 
 Result<Meta> BTreeEngine::View::ReadMetaPage() const {
+  {
+    std::shared_lock lock(epoch_->mu);
+    if (epoch_->meta.has_value()) return *epoch_->meta;
+  }
   Meta m;
   KV_RETURN_IF_ERROR(With(kMetaPageId, [&](const char* page) {
     m = ReadMeta(page);
     return Status::Ok();
   }));
+  std::lock_guard lock(epoch_->mu);
+  epoch_->meta = m;
   return m;
 }
 
@@ -26,21 +32,24 @@ Status BTreeEngine::ReadOverflow(const View& view, PageId first, std::uint32_t l
           fmt::format("{}: overflow chain from page {} ends after {} of {} bytes", file_name_,
                       first, out.size(), length));
     }
-    KV_RETURN_IF_ERROR(view.With(id, [&](const char* page) {
-      if (GetPageType(page) != PageType::kOverflow) {
-        return Status::Corruption(fmt::format("{}: page {} in an overflow chain is a {} page",
-                                              file_name_, id, PageTypeName(GetPageType(page))));
-      }
-      const std::size_t n = PageCount(page);
-      if (n == 0 || out.size() + n > length) {
-        return Status::Corruption(
-            fmt::format("{}: overflow page {} holds {} bytes, which do not fit a {}-byte value",
-                        file_name_, id, n, length));
-      }
-      out.append(page + kPageHeaderSize, n);
-      id = PageLink(page);
-      return Status::Ok();
-    }));
+    KV_RETURN_IF_ERROR(view.With(
+        id,
+        [&](const char* page) {
+          if (GetPageType(page) != PageType::kOverflow) {
+            return Status::Corruption(fmt::format("{}: page {} in an overflow chain is a {} page",
+                                                  file_name_, id, PageTypeName(GetPageType(page))));
+          }
+          const std::size_t n = PageCount(page);
+          if (n == 0 || out.size() + n > length) {
+            return Status::Corruption(
+                fmt::format("{}: overflow page {} holds {} bytes, which do not fit a {}-byte value",
+                            file_name_, id, n, length));
+          }
+          out.append(page + kPageHeaderSize, n);
+          id = PageLink(page);
+          return Status::Ok();
+        },
+        /*keep=*/false));
   }
   return Status::Ok();
 }
@@ -57,32 +66,36 @@ Result<std::string> BTreeEngine::Get(const ReadOptions& options, std::string_vie
   PageId overflow = kNoPage;
   std::uint32_t overflow_len = 0;
   for (std::uint32_t depth = 1;; ++depth) {
-    bool leaf = false;
-    KV_RETURN_IF_ERROR(view.With(id, [&](const char* page) {
-      const PageType type = GetPageType(page);
-      leaf = depth == m.height;
-      if (leaf ? type != PageType::kLeaf : type != PageType::kInternal) {
-        return Status::Corruption(
-            fmt::format("{}: page {} at depth {} of a tree of height {} is a {} page", file_name_,
-                        id, depth, m.height, PageTypeName(type)));
-      }
-      SlottedPage sp(const_cast<char*>(page), geo_.page_size);
-      if (!leaf) {
-        int index = 0;
-        id = sp.ChildFor(key, &index);
-        return Status::Ok();
-      }
-      const int i = sp.LowerBound(key, &found);
-      if (!found) return Status::Ok();
-      const std::string_view cell = sp.cell(i);
-      if (CellIsOverflow(cell)) {
-        overflow = CellOverflowPage(cell);
-        overflow_len = CellValueLength(cell);
-      } else {
-        value.assign(CellInlineValue(cell));
-      }
-      return Status::Ok();
-    }));
+    // The upper levels are few and read by every lookup: they take frames. A leaf is one of
+    // many, and a miss copies it from the page file's mapping without evicting anything.
+    const bool leaf = depth == m.height;
+    KV_RETURN_IF_ERROR(view.With(
+        id,
+        [&](const char* page) {
+          const PageType type = GetPageType(page);
+          if (leaf ? type != PageType::kLeaf : type != PageType::kInternal) {
+            return Status::Corruption(
+                fmt::format("{}: page {} at depth {} of a tree of height {} is a {} page",
+                            file_name_, id, depth, m.height, PageTypeName(type)));
+          }
+          SlottedPage sp(const_cast<char*>(page), geo_.page_size);
+          if (!leaf) {
+            int index = 0;
+            id = sp.ChildFor(key, &index);
+            return Status::Ok();
+          }
+          const int i = sp.LowerBound(key, &found);
+          if (!found) return Status::Ok();
+          const std::string_view cell = sp.cell(i);
+          if (CellIsOverflow(cell)) {
+            overflow = CellOverflowPage(cell);
+            overflow_len = CellValueLength(cell);
+          } else {
+            value.assign(CellInlineValue(cell));
+          }
+          return Status::Ok();
+        },
+        /*keep=*/!leaf));
     if (leaf) break;
   }
   if (!found) return Status::NotFound(std::string(key));
@@ -122,15 +135,18 @@ class BTreeEngine::IteratorImpl final : public Iterator {
   int count() const { return PageCount(leaf_.data()); }
 
   Status LoadLeaf(PageId id) {
-    return view_.With(id, [&](const char* page) {
-      if (GetPageType(page) != PageType::kLeaf) {
-        return Status::Corruption(fmt::format("{}: page {} on the leaf level is a {} page",
-                                              engine_.file_name_, id,
-                                              PageTypeName(GetPageType(page))));
-      }
-      leaf_.assign(page, engine_.geo_.page_size);
-      return Status::Ok();
-    });
+    return view_.With(
+        id,
+        [&](const char* page) {
+          if (GetPageType(page) != PageType::kLeaf) {
+            return Status::Corruption(fmt::format("{}: page {} on the leaf level is a {} page",
+                                                  engine_.file_name_, id,
+                                                  PageTypeName(GetPageType(page))));
+          }
+          leaf_.assign(page, engine_.geo_.page_size);
+          return Status::Ok();
+        },
+        /*keep=*/false);
   }
 
   Status SeekLeaf(std::string_view target) {

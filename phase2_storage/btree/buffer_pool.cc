@@ -43,6 +43,22 @@ BufferPool::BufferPool(RandomRWFile& file, std::string file_name, std::size_t pa
   std::memset(memory_, 0, frames * page_size);
   for (std::size_t i = 0; i < frames; ++i) frames_[i].data = memory_ + i * page_size;
   scratch_.resize(page_size);
+  if (auto size = file_.Size(); size.has_value()) file_pages_ = *size / page_size_;
+  mapping_ = file_.MapForReading(kMappedBytes);
+}
+
+bool BufferPool::ReadUncached(PageId id, char* out) {
+  if (!mapping_.has_value()) return false;
+  const std::uint64_t offset = static_cast<std::uint64_t>(id) * page_size_;
+  {
+    std::lock_guard lock(mu_);
+    if (table_.contains(id) || id >= file_pages_ || offset + page_size_ > mapping_->size()) {
+      return false;
+    }
+    ++stats_.uncached_reads;
+  }
+  std::memcpy(out, mapping_->data() + offset, page_size_);
+  return VerifyPage(out, page_size_, id, file_name_).ok();
 }
 
 BufferPool::~BufferPool() { std::free(memory_); }
@@ -155,6 +171,7 @@ Status BufferPool::WriteBack(Frame& f) {
   KV_RETURN_IF_ERROR(file_.Write(static_cast<std::uint64_t>(f.id) * page_size_, scratch_));
   f.dirty = false;
   ++stats_.writebacks;
+  file_pages_ = std::max<std::uint64_t>(file_pages_, std::uint64_t{f.id} + 1);
   return Status::Ok();
 }
 
@@ -190,6 +207,7 @@ Status BufferPool::FlushAll() {
     if (status.ok()) {
       f->dirty = false;
       ++stats_.writebacks;
+      file_pages_ = std::max<std::uint64_t>(file_pages_, std::uint64_t{f->id} + 1);
     }
     --f->pins;
   }

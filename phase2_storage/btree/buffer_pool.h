@@ -22,9 +22,18 @@
 // that thread may need the pool's mutex to unpin its pages before it gets there (the deadlock
 // the B+tree's concurrency test found when the sync was made under the mutex).
 //
-// Thread safety: all methods are safe from many threads. Reads and write-backs happen under the
-// pool's mutex, so misses are served one at a time (simple, and the bench is single-threaded;
-// the guide lists it as a limit).
+// Readers may skip the frames: ReadUncached() copies a page that is not resident straight from
+// a read-only mapping of the page file, checks it, and leaves the frames as they are (LMDB reads
+// every page this way). It serves the leaves of a read; the upper levels are few and hot, and
+// are pinned. A page is never evicted before it is written back, so a page that is not resident
+// is whole and current in the file, except while a writer's write-back of a newer version is
+// under way; then the copy is torn, fails its check, and the caller pins instead. (A copy that
+// catches the newer version whole passes its check; the reader's epoch then holds the image it
+// needs, given to it before the page changed: btree_internal.h, View.)
+//
+// Thread safety: all methods are safe from many threads. Reads through Pin and write-backs happen
+// under the pool's mutex, so misses are served one at a time (simple, and the bench is
+// single-threaded; the guide lists it as a limit). ReadUncached copies without it.
 #pragma once
 
 #include <atomic>
@@ -32,8 +41,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -79,11 +90,15 @@ class PageHandle {
 
 class BufferPool {
  public:
+  // Address space reserved for the mapping of the page file (64 GiB); pages past it are pinned.
+  static constexpr std::uint64_t kMappedBytes = std::uint64_t{1} << 36;
+
   struct Stats {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
     std::uint64_t evictions = 0;
-    std::uint64_t writebacks = 0;  // Pages written to the file (evictions and flushes).
+    std::uint64_t writebacks = 0;      // Pages written to the file (evictions and flushes).
+    std::uint64_t uncached_reads = 0;  // Pages ReadUncached() copied from the mapping.
   };
 
   // `file` (named `file_name` in errors) must outlive the pool. `durable_lsn()` says how far the
@@ -95,6 +110,11 @@ class BufferPool {
   // Pins page `id`, reading and verifying it on a miss. kCorruption (naming the page) if it
   // fails verification, kBusy if every frame is pinned.
   Result<PageHandle> Pin(PageId id);
+  // For a reader that will not keep the page: if page `id` is not resident and the page file is
+  // mapped, copies it into `out` (page_size() bytes), verifies it and returns true. false means
+  // the caller must Pin() it instead: the page is resident, the file is not mapped, or the copy
+  // failed its check (Pin then reads it again and reports real damage as kCorruption).
+  bool ReadUncached(PageId id, char* out);
   // Pins a frame for page `id` without reading the file; if the page is not resident, its frame
   // is zero-filled. For a page the caller is about to overwrite whole.
   Result<PageHandle> PinNew(PageId id);
@@ -134,6 +154,10 @@ class BufferPool {
   const std::size_t frame_count_;
   std::unique_ptr<Frame[]> frames_;
   std::string scratch_;  // GUARDED_BY(mu_); the sealed copy of a page being written.
+  // The page file, mapped read-only (nullopt where the file system does not map), and how many
+  // of its pages exist in the file: reading the mapping past them would fault.
+  std::optional<std::string_view> mapping_;
+  std::uint64_t file_pages_ = 0;  // GUARDED_BY(mu_)
 
   mutable std::mutex mu_;
   std::unordered_map<PageId, Frame*> table_;  // GUARDED_BY(mu_)

@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/crc32c.h"
+#include "common/encoding.h"
 
 namespace kv::storage::btree {
 
@@ -208,13 +209,13 @@ int SlottedPage::LowerBound(std::string_view key, bool* found) const {
   int hi = count();
   while (lo < hi) {
     const int mid = lo + (hi - lo) / 2;
-    if (this->key(mid) < key) {
+    if (CompareBytes(this->key(mid), key) < 0) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  *found = lo < count() && this->key(lo) == key;
+  *found = lo < count() && CompareBytes(this->key(lo), key) == 0;
   return lo;
 }
 
@@ -224,7 +225,7 @@ PageId SlottedPage::ChildFor(std::string_view key, int* index) const {
   int hi = count();
   while (lo < hi) {
     const int mid = lo + (hi - lo) / 2;
-    if (this->key(mid) <= key) {
+    if (CompareBytes(this->key(mid), key) <= 0) {
       lo = mid + 1;
     } else {
       hi = mid;

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/encoding.h"
 #include "common/status.h"
 
 namespace kv::storage::lsm {
@@ -72,34 +73,9 @@ inline std::uint64_t ExtractTrailer(std::string_view internal_key) {
   return trailer;  // fixed64 is little-endian.
 }
 
-// Orders user keys bytewise (as memcmp, a proper prefix first) as a three-way int.
-//
-// Inline, eight bytes at a time: the skip list, block seeks and the level search compare short
-// keys millions of times per second, and the call to the library's memcmp cost more than the
-// comparison (7% of a read profile). Loading each word big-endian makes integer order byte
-// order.
-inline int CompareUserKeys(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size() < b.size() ? a.size() : b.size();
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t x, y;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) {
-      if constexpr (std::endian::native == std::endian::little) {
-        x = __builtin_bswap64(x);
-        y = __builtin_bswap64(y);
-      }
-      return x < y ? -1 : 1;
-    }
-  }
-  for (; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(a[i]);
-    const auto y = static_cast<unsigned char>(b[i]);
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
+// Orders user keys bytewise (as memcmp, a proper prefix first) as a three-way int; inline and
+// eight bytes at a time (common/encoding.h).
+inline int CompareUserKeys(std::string_view a, std::string_view b) { return CompareBytes(a, b); }
 
 // The order of internal keys described above: <0, 0, >0. Both keys must be well formed.
 inline int CompareInternalKeys(std::string_view a, std::string_view b) {

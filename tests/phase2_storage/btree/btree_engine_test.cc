@@ -18,6 +18,7 @@
 #include "common/random.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/btree/btree_engine.h"
+#include "tests/phase2_storage/btree/readers_during_batches.h"
 #include "tests/phase2_storage/btree/small_btree_options.h"
 
 namespace kv::storage::btree {
@@ -208,77 +209,12 @@ TEST(BTree, DataManyTimesThePool_64Frames_AllReadBackInOrder) {
   EXPECT_EQ(n, kKeys);
 }
 
-// Readers never see half a write: a writer rewrites groups of keys, each batch setting every key
-// of a group to one new version (values sized to spill into overflow pages now and then), while
-// readers scan groups through iterators and snapshots and get single keys. Every scan must see
-// one version across its group; every value must be one that was written for its key.
+// Readers never see half a write (readers_during_batches.h), in memory: every page resident or
+// read through the pool, overflow values now and then.
 TEST(BTreeConcurrency, ReadersDuringBatches_SeeWholeBatchesOnly_NeverForeignValues) {
   auto fs = NewMemFileSystem();
   ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs, "db", SmallBTreeOptions()));
-  constexpr int kGroups = 12;
-  constexpr int kPerGroup = 8;
-  auto key = [](int g, int i) { return fmt::format("g{:02}-k{}", g, i); };
-  auto value = [&](int g, int i, int version) {
-    return fmt::format("{}={}|", key(g, i), version) +
-           std::string((version * 131 + i) % 7 == 0 ? 2000 : 40, 'v');
-  };
-  auto version_of = [](std::string_view v) {
-    const auto eq = v.find('=');
-    const auto bar = v.find('|');
-    return std::stoi(std::string(v.substr(eq + 1, bar - eq - 1)));
-  };
-  for (int g = 0; g < kGroups; ++g) {
-    WriteBatch b;
-    for (int i = 0; i < kPerGroup; ++i) b.Put(key(g, i), value(g, i, 0));
-    ASSERT_OK(engine->Write({}, b));
-  }
-  std::atomic<bool> stop{false};
-  std::atomic<int> failures{0};
-  std::atomic<long> reads{0};
-  auto reader = [&](int seed) {
-    Random rnd(static_cast<std::uint64_t>(seed));
-    while (!stop.load()) {
-      const int g = static_cast<int>(rnd.Uniform(kGroups));
-      std::unique_ptr<Snapshot> snap;
-      ReadOptions ro;
-      if (rnd.Uniform(2) == 0) {
-        snap = engine->GetSnapshot();
-        ro.snapshot = snap.get();
-      }
-      auto it = engine->NewIterator(ro);
-      it->Seek(key(g, 0));
-      int seen = 0;
-      int version = -1;
-      for (; it->Valid() && it->key().starts_with(fmt::format("g{:02}-", g)); it->Next(), ++seen) {
-        const std::string_view v = it->value();
-        if (!v.starts_with(std::string(it->key()) + "=")) ++failures;
-        if (version == -1) version = version_of(v);
-        if (version_of(v) != version) ++failures;
-        if (snap) {
-          auto got = engine->Get(ro, it->key());
-          if (!got.has_value() || *got != v) ++failures;
-        }
-      }
-      if (!it->status().ok() || seen != kPerGroup) ++failures;
-      auto got = engine->Get({}, key(g, static_cast<int>(rnd.Uniform(kPerGroup))));
-      if (!got.has_value() || !got->starts_with(fmt::format("g{:02}-", g))) ++failures;
-      reads.fetch_add(1);
-    }
-  };
-  std::vector<std::thread> readers;
-  for (int r = 0; r < 3; ++r) readers.emplace_back(reader, r + 1);
-  for (int version = 1; version <= 300; ++version) {
-    const int g = version % kGroups;
-    WriteBatch b;
-    for (int i = 0; i < kPerGroup; ++i) b.Put(key(g, i), value(g, i, version));
-    ASSERT_OK(engine->Write({}, b));
-    if (version % 50 == 0) ASSERT_OK(engine->Checkpoint());
-  }
-  stop.store(true);
-  for (auto& t : readers) t.join();
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_GT(reads.load(), 0);
-  ASSERT_OK(engine->CheckInvariants());
+  RunReadersDuringBatches(*engine, BatchRace{});
 }
 
 TEST(BTree, BadInput_InvalidArgumentAndNothingChanges) {

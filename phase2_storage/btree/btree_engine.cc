@@ -51,6 +51,7 @@ Result<char*> BTreeEngine::WriteOp::Track(PageId id, PageHandle page, bool fresh
       if (!epoch) return true;
       std::unique_lock epoch_lock(epoch->mu);
       epoch->images.emplace(id, before);
+      epoch->has_images.store(true, std::memory_order_release);
       return false;
     });
   }
@@ -598,6 +599,7 @@ std::shared_ptr<BTreeEngine::ReadEpoch> BTreeEngine::RegisterEpoch() const {
   epoch->writes = committed_writes_;
   // A write in progress has changed these pages already; the epoch sees them as before it.
   epoch->images = inflight_;
+  epoch->has_images.store(!inflight_.empty(), std::memory_order_release);
   std::erase_if(live_epochs_, [](const std::weak_ptr<ReadEpoch>& weak) { return weak.expired(); });
   live_epochs_.push_back(epoch);
   current_epoch_ = epoch;

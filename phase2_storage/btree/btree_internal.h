@@ -3,6 +3,7 @@
 // invariants and dumps). Not for use outside phase2_storage/btree/.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,7 +25,14 @@ struct BTreeEngine::ReadEpoch {
   // epoch, and every Get and Seek starts from it.
   std::optional<Meta> meta;  // GUARDED_BY(mu)
 
+  // Whether `images` has ever held a page: most epochs live between two writes and never get
+  // one, so their readers skip the lock. Set (under `mu`) before the page changes; a reader that
+  // then reads the changed page has taken the frame's latch after the writer released it, or
+  // copied bytes written back after it, and sees the flag.
+  std::atomic<bool> has_images{false};
+
   std::shared_ptr<const std::string> Find(PageId id) const {
+    if (!has_images.load(std::memory_order_acquire)) return nullptr;
     std::shared_lock lock(mu);
     auto it = images.find(id);
     return it == images.end() ? nullptr : it->second;

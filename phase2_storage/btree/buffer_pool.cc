@@ -84,8 +84,15 @@ Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
         Frame* f = *victim;
         if (read) {
           ++stats_.misses;
-          auto got = file_.Read(static_cast<std::uint64_t>(id) * page_size_,
-                                std::span<char>(f->data, page_size_));
+          const std::uint64_t offset = static_cast<std::uint64_t>(id) * page_size_;
+          Result<std::size_t> got = page_size_;
+          if (mapping_.has_value() && id < file_pages_ && offset + page_size_ <= mapping_->size()) {
+            // A copy from the mapping instead of a system call. Nothing writes this page
+            // meanwhile: it is not resident, and only resident pages are written back.
+            std::memcpy(f->data, mapping_->data() + offset, page_size_);
+          } else {
+            got = file_.Read(offset, std::span<char>(f->data, page_size_));
+          }
           if (!got.has_value()) return got.error();
           if (*got != page_size_) {
             return Status::Corruption(

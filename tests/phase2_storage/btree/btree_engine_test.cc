@@ -2,11 +2,9 @@
 // reopens and snapshots interleaved and every structural invariant checked after each step; a
 // data set far larger than the buffer pool; bad input; flipped bits in pages; the dumps.
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>

@@ -606,6 +606,10 @@ std::shared_ptr<BTreeEngine::ReadEpoch> BTreeEngine::RegisterEpoch() const {
   return epoch;
 }
 
+void BTreeEngine::SetBeforeUncachedCopyForTest(std::function<void(PageId)> hook) {
+  pool_->SetBeforeUncachedCopyForTest(std::move(hook));
+}
+
 std::unique_ptr<Snapshot> BTreeEngine::GetSnapshot() const {
   return std::make_unique<SnapshotImpl>(RegisterEpoch());
 }

@@ -37,6 +37,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -122,6 +123,10 @@ class BTreeEngine final : public OrderedEngine {
   // The tree as indented text, or as a Graphviz digraph (`dot -Tsvg`). For small trees.
   Result<std::string> DumpText() const;
   Result<std::string> DumpDot() const;
+  // For tests: called with the page's number when a read is about to copy a page from the page
+  // file's mapping (BufferPool::ReadUncached), holding no lock, pin or latch; so a test can
+  // change and write back that very page in the middle of the read.
+  void SetBeforeUncachedCopyForTest(std::function<void(PageId)> hook);
 
  private:
   class WriteOp;

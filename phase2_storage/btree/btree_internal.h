@@ -22,12 +22,14 @@ struct BTreeEngine::ReadEpoch {
   mutable std::shared_mutex mu;
   std::unordered_map<PageId, std::shared_ptr<const std::string>> images;  // GUARDED_BY(mu)
   // The meta page as this epoch sees it, once a reader has read it: it cannot change for the
-  // epoch, and every Get and Seek starts from it.
-  std::optional<Meta> meta;  // GUARDED_BY(mu)
+  // epoch, and every Get and Seek starts from it. Written once, under `mu`, before `has_meta`
+  // is set; read without the lock after `has_meta` is seen set.
+  std::optional<Meta> meta;
+  std::atomic<bool> has_meta{false};
 
   // Whether `images` has ever held a page: most epochs live between two writes and never get
-  // one, so their readers skip the lock. Set (under `mu`) before the page changes; a reader that
-  // then reads the changed page has taken the frame's latch after the writer released it, or
+  // one, so their readers' Find skips the lock. Set (under `mu`) before the page changes; a reader
+  // that then reads the changed page has taken the frame's latch after the writer released it, or
   // copied bytes written back after it, and sees the flag.
   std::atomic<bool> has_images{false};
 
@@ -62,8 +64,9 @@ class BTreeEngine::View {
   Status With(PageId id, Fn&& fn, bool keep = true) const {
     if (auto image = epoch_->Find(id)) return fn(image->data());
     if (!keep) {
-      // One buffer per thread, not per view (a view lives for one Get). No `fn` reads another
-      // page while it runs, so the buffer is never needed twice at once.
+      // A buffer per thread (per instantiation of this template, in fact), not per view: a view
+      // lives for one Get. No `fn` reads another page while it runs, so the buffer is never
+      // needed twice at once.
       thread_local std::string copy;
       if (copy.size() < engine_->pool_->page_size()) copy.resize(engine_->pool_->page_size());
       if (engine_->pool_->ReadUncached(id, copy.data())) {

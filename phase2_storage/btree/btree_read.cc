@@ -7,17 +7,17 @@
 namespace kv::storage::btree {
 
 Result<Meta> BTreeEngine::View::ReadMetaPage() const {
-  {
-    std::shared_lock lock(epoch_->mu);
-    if (epoch_->meta.has_value()) return *epoch_->meta;
-  }
+  if (epoch_->has_meta.load(std::memory_order_acquire)) return *epoch_->meta;
   Meta m;
   KV_RETURN_IF_ERROR(With(kMetaPageId, [&](const char* page) {
     m = ReadMeta(page);
     return Status::Ok();
   }));
   std::lock_guard lock(epoch_->mu);
-  epoch_->meta = m;
+  if (!epoch_->has_meta.load(std::memory_order_relaxed)) {
+    epoch_->meta = m;
+    epoch_->has_meta.store(true, std::memory_order_release);
+  }
   return m;
 }
 

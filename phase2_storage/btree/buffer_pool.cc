@@ -57,7 +57,12 @@ bool BufferPool::ReadUncached(PageId id, char* out) {
     }
     ++stats_.uncached_reads;
   }
+  if (before_uncached_copy_) before_uncached_copy_(id);
   std::memcpy(out, mapping_->data() + offset, page_size_);
+  // Keeps the copy's loads before the caller's second look for an epoch image (an acquire
+  // load): on a weakly ordered CPU they could otherwise complete after it, and a newer page
+  // copied whole would be taken without the image that hides it.
+  std::atomic_thread_fence(std::memory_order_acquire);
   return VerifyPage(out, page_size_, id, file_name_).ok();
 }
 

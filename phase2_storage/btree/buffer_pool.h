@@ -29,7 +29,10 @@
 // is whole and current in the file, except while a writer's write-back of a newer version is
 // under way; then the copy is torn, fails its check, and the caller pins instead. (A copy that
 // catches the newer version whole passes its check; the reader's epoch then holds the image it
-// needs, given to it before the page changed: btree_internal.h, View.)
+// needs, given to it before the page changed: btree_internal.h, View. Discard drops only fresh
+// pages, past the old end of the tree, which no epoch can reach.) A read error under the mapping
+// (a failing disk) stops the process with SIGBUS where pread would return kIOError; the LSM
+// tree's mapped tables share that limit.
 //
 // Thread safety: all methods are safe from many threads. Reads through Pin and write-backs happen
 // under the pool's mutex, so misses are served one at a time (simple, and the bench is
@@ -97,8 +100,9 @@ class BufferPool {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
     std::uint64_t evictions = 0;
-    std::uint64_t writebacks = 0;      // Pages written to the file (evictions and flushes).
-    std::uint64_t uncached_reads = 0;  // Pages ReadUncached() copied from the mapping.
+    std::uint64_t writebacks = 0;  // Pages written to the file (evictions and flushes).
+    // Pages ReadUncached() copied from the mapping (a copy that failed its check included).
+    std::uint64_t uncached_reads = 0;
   };
 
   // `file` (named `file_name` in errors) must outlive the pool. `durable_lsn()` says how far the
@@ -115,6 +119,11 @@ class BufferPool {
   // the caller must Pin() it instead: the page is resident, the file is not mapped, or the copy
   // failed its check (Pin then reads it again and reports real damage as kCorruption).
   bool ReadUncached(PageId id, char* out);
+  // For tests: called by ReadUncached between its residency check and its copy (no lock held).
+  // Set before any reader runs.
+  void SetBeforeUncachedCopyForTest(std::function<void(PageId)> hook) {
+    before_uncached_copy_ = std::move(hook);
+  }
   // Pins a frame for page `id` without reading the file; if the page is not resident, its frame
   // is zero-filled. For a page the caller is about to overwrite whole.
   Result<PageHandle> PinNew(PageId id);
@@ -158,6 +167,7 @@ class BufferPool {
   // of its pages exist in the file: reading the mapping past them would fault.
   std::optional<std::string_view> mapping_;
   std::uint64_t file_pages_ = 0;  // GUARDED_BY(mu_)
+  std::function<void(PageId)> before_uncached_copy_;
 
   mutable std::mutex mu_;
   std::unordered_map<PageId, Frame*> table_;  // GUARDED_BY(mu_)

@@ -137,17 +137,41 @@ TEST_F(BTreeMappedTest, FlippedBitOnDiskInAnyPage_CorruptionNamingThePage_NeverW
   EXPECT_GT(copied, 0u) << "no read went through the mapping";
 }
 
+// The case the second look for an epoch image exists for, made to happen: between a read's
+// residency check and its copy, the hook changes the very leaf being read and writes it back
+// (a Put, then a checkpoint). The copy then holds the newer version whole, passes its check, and
+// only the image the writer gave the read's epoch keeps the read at its epoch.
+TEST_F(BTreeMappedTest, LeafRewrittenWhileBeingCopied_ReadStillSeesItsEpoch) {
+  constexpr int kKeys = 5'000;
+  const BTreeOptions o = SmallBTreeOptions();
+  {
+    ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs_, dir_, o));
+    for (int i = 0; i < kKeys; ++i) ASSERT_OK(engine->Put({}, Key(i), Value(i)));
+  }
+  ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs_, dir_, o));
+  const std::string k = Key(1234);
+  int fired = 0;
+  engine->SetBeforeUncachedCopyForTest([&](PageId) {
+    if (fired++ > 0) return;
+    ASSERT_OK(engine->Put({}, k, "newer"));
+    ASSERT_OK(engine->Checkpoint());  // Writes the changed leaf back to the file.
+  });
+  ASSERT_OK_AND_ASSIGN(std::string got, engine->Get({}, k));
+  ASSERT_EQ(fired, 1) << "the leaf was not copied from the mapping";
+  EXPECT_EQ(got, Value(1234)) << "the read saw a write made after it began";
+  engine->SetBeforeUncachedCopyForTest(nullptr);
+  ASSERT_OK_AND_ASSIGN(got, engine->Get({}, k));
+  EXPECT_EQ(got, "newer");
+}
+
 // Readers copying leaves from the mapping while the writer's batches dirty pages and its
 // evictions and checkpoints write them back (readers_during_batches.h). The tree is several
 // times the pool, so most leaves a reader wants are not resident and are copied, some of them
 // while being rewritten.
 TEST_F(BTreeMappedTest, ReadersDuringBatches_WithEvictions_SeeWholeBatchesOnly) {
   ASSERT_OK_AND_ASSIGN(auto engine, BTreeEngine::Open(*fs_, dir_, SmallBTreeOptions()));
-  RunReadersDuringBatches(*engine, BatchRace{.groups = 150,
-                                             .readers = 2,
-                                             .versions = 600,
-                                             .checkpoint_every = 150,
-                                             .big_values = false});
+  RunReadersDuringBatches(
+      *engine, BatchRace{.groups = 150, .readers = 2, .versions = 600, .checkpoint_every = 150});
   const auto s = engine->stats();
   EXPECT_GT(s.pool.uncached_reads, 0u) << engine->DescribeState();
   EXPECT_GT(s.pool.evictions, 0u) << engine->DescribeState();

@@ -28,8 +28,6 @@ struct BatchRace {
   int readers = 3;
   int versions = 300;
   int checkpoint_every = 50;
-  // true: now and then a value of 2000 bytes (overflow pages); false: 60 to 99 bytes.
-  bool big_values = true;
 };
 
 inline void RunReadersDuringBatches(BTreeEngine& engine, const BatchRace& race) {
@@ -37,8 +35,8 @@ inline void RunReadersDuringBatches(BTreeEngine& engine, const BatchRace& race) 
   auto prefix = [](int g) { return fmt::format("g{:03}-", g); };
   auto key = [&](int g, int i) { return fmt::format("{}k{}", prefix(g), i); };
   auto value = [&](int g, int i, int version) {
-    const std::size_t size = race.big_values ? ((version * 131 + i) % 7 == 0 ? 2000 : 40)
-                                             : static_cast<std::size_t>(60 + (version + i) % 40);
+    // Now and then a value of 2000 bytes, in overflow pages.
+    const std::size_t size = (version * 131 + i) % 7 == 0 ? 2000 : 40;
     return fmt::format("{}={}|", key(g, i), version) + std::string(size, 'v');
   };
   auto version_of = [](std::string_view v) {
@@ -86,7 +84,18 @@ inline void RunReadersDuringBatches(BTreeEngine& engine, const BatchRace& race) 
     }
   };
   std::vector<std::thread> readers;
+  // Stops and joins the readers however this function returns (a failed ASSERT returns early).
+  struct JoinAtExit {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~JoinAtExit() {
+      stop.store(true);
+      for (auto& t : threads) t.join();
+    }
+  } join_at_exit{stop, readers};
   for (int r = 0; r < race.readers; ++r) readers.emplace_back(reader, r + 1);
+  // The writer starts once every reader has read something, so the two always overlap.
+  while (reads.load() < race.readers) std::this_thread::yield();
   for (int version = 1; version <= race.versions; ++version) {
     const int g = version % race.groups;
     WriteBatch b;
@@ -96,6 +105,7 @@ inline void RunReadersDuringBatches(BTreeEngine& engine, const BatchRace& race) 
   }
   stop.store(true);
   for (auto& t : readers) t.join();
+  readers.clear();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(reads.load(), 0);
   ASSERT_OK(engine.CheckInvariants());

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,6 +138,12 @@ class OrderedEngine {
 
   // A human-readable account of the engine's state (the kv command's STATS).
   virtual std::string DescribeState() const = 0;
+
+  // How many units of storage (an SSTable's data blocks, a B+tree's pages) reads and background
+  // work have taken from the engine's files so far, from the disk or the OS's page cache; the
+  // benchmark divides the growth over a read workload by its operations to get the read
+  // amplification. nullopt: the engine does not count (phase 1's in-memory table).
+  virtual std::optional<std::uint64_t> BlocksRead() const { return std::nullopt; }
 };
 
 }  // namespace kv::storage

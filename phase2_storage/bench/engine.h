@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,10 @@ class Engine {
   // The engine's own account of its state (files per level, compactions...), one or a few
   // lines for a human; empty if it has none. Called only between workloads.
   virtual std::string DescribeState() { return {}; }
+  // Units of storage (data blocks, pages) the engine has read from its files so far, if it
+  // counts them (OrderedEngine::BlocksRead); the driver turns the growth over a read workload
+  // into read amplification. The production engines do not say.
+  virtual std::optional<std::uint64_t> BlocksRead() { return std::nullopt; }
   // Closes the store, releasing every resource. Called once, after which only the destructor.
   virtual Status Close() = 0;
 };

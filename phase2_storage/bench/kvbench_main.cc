@@ -78,14 +78,15 @@ std::string ToJson(const std::vector<WorkloadResult>& results) {
         "  {{\"engine\": {}, \"workload\": {}, \"status\": {}, \"error\": {}, \"num\": {}, "
         "\"value_size\": {}, \"ops\": {}, \"seconds\": {}, \"ops_per_sec\": {}, "
         "\"mb_per_sec\": {}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, "
-        "\"write_amp\": {}, \"space_amp\": {}, \"peak_rss_mb\": {}, \"settings\": {}, "
+        "\"write_amp\": {}, \"space_amp\": {}, \"read_amp\": {}, \"peak_rss_mb\": {}, "
+        "\"settings\": {}, "
         "\"engine_state\": {}}}{}\n",
         JsonString(r.engine), JsonString(r.workload), JsonString(r.status),
         r.error.empty() ? "null" : JsonString(r.error), r.num, r.value_size,
         ok ? fmt::format("{}", r.ops) : "null", num(r.seconds), num(r.ops_per_sec),
         num(r.mb_per_sec), JsonNumber(r.p50_us), JsonNumber(r.p99_us), JsonNumber(r.p999_us),
-        JsonNumber(r.write_amp), JsonNumber(r.space_amp), JsonNumber(r.peak_rss_mb),
-        r.settings.empty() ? "null" : JsonString(r.settings),
+        JsonNumber(r.write_amp), JsonNumber(r.space_amp), JsonNumber(r.read_amp),
+        JsonNumber(r.peak_rss_mb), r.settings.empty() ? "null" : JsonString(r.settings),
         r.engine_state.empty() ? "null" : JsonString(r.engine_state),
         i + 1 < results.size() ? "," : "");
   }
@@ -103,9 +104,9 @@ std::string Rate(double v) {
 }
 
 void PrintHeader() {
-  fmt::print("{:<12} {:<10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}\n", "workload",
-             "engine", "ops/s", "MiB/s", "p50 us", "p99 us", "p99.9 us", "w-amp", "s-amp",
-             "RSS MiB", "x leveldb");
+  fmt::print("{:<12} {:<10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>8} {:>8}\n",
+             "workload", "engine", "ops/s", "MiB/s", "p50 us", "p99 us", "p99.9 us", "w-amp",
+             "s-amp", "r-amp", "RSS MiB", "x leveldb");
 }
 
 void PrintRow(const WorkloadResult& r, std::optional<double> leveldb_ops) {
@@ -116,10 +117,10 @@ void PrintRow(const WorkloadResult& r, std::optional<double> leveldb_ops) {
     std::string ratio = "-";
     if (leveldb_ops && *leveldb_ops > 0)
       ratio = fmt::format("{:.2f}", r.ops_per_sec / *leveldb_ops);
-    fmt::print("{:<12} {:<10} {:>9} {:>8.1f} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}\n",
+    fmt::print("{:<12} {:<10} {:>9} {:>8.1f} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>8} {:>8}\n",
                r.workload, r.engine, Rate(r.ops_per_sec), r.mb_per_sec, Cell(r.p50_us, 2),
                Cell(r.p99_us, 2), Cell(r.p999_us, 1), Cell(r.write_amp, 2), Cell(r.space_amp, 2),
-               Cell(r.peak_rss_mb, 0), ratio);
+               Cell(r.read_amp, 2), Cell(r.peak_rss_mb, 0), ratio);
   }
   std::fflush(stdout);
 }

@@ -78,6 +78,7 @@ class OrderedEngineAdapter final : public Engine {
   Status WaitForIdle(std::chrono::milliseconds) override { return engine_->WaitForIdle(); }
 
   std::string DescribeState() override { return engine_->DescribeState(); }
+  std::optional<std::uint64_t> BlocksRead() override { return engine_->BlocksRead(); }
 
   Status Close() override {
     engine_.reset();

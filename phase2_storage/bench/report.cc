@@ -136,9 +136,9 @@ void AppendMachine(std::string& md, const MachineInfo& machine) {
 
 // The cells after the engine's name, in the order of kFigureColumns. `baseline` is the leveldb
 // row of the same workload, or nullptr.
-constexpr std::array<std::string_view, 9> kFigureColumns = {
-    "ops/s",     "MiB/s",     "p50 µs",       "p99 µs",   "p99.9 µs",
-    "write amp", "space amp", "peak RSS MiB", "× leveldb"};
+constexpr std::array<std::string_view, 10> kFigureColumns = {
+    "ops/s",     "MiB/s",     "p50 µs",   "p99 µs",       "p99.9 µs",
+    "write amp", "space amp", "read amp", "peak RSS MiB", "× leveldb"};
 
 std::vector<std::string> FigureCells(const WorkloadResult& row, const WorkloadResult* baseline) {
   if (row.status == "n/a") return std::vector<std::string>(kFigureColumns.size(), "n/a");
@@ -158,6 +158,7 @@ std::vector<std::string> FigureCells(const WorkloadResult& row, const WorkloadRe
           FormatOptional(row.p999_us, FormatFigure),
           FormatOptional(row.write_amp, FormatRatio),
           FormatOptional(row.space_amp, FormatRatio),
+          FormatOptional(row.read_amp, FormatRatio),
           FormatOptional(row.peak_rss_mb, FormatFigure),
           FormatOptional(ratio, FormatRatio)};
 }
@@ -564,7 +565,11 @@ std::string RenderMarkdown(const std::vector<WorkloadResult>& results, const Mac
       "One table per workload, one row per engine, in the order they ran. "
       "**n/a**: the engine cannot run the workload (phase 1's `mem` store has no key order, "
       "so no scans). **—**: not measured for this workload (no latency for `readseq`; "
-      "amplification only after workloads that write). **× leveldb**: ops/s divided by "
+      "write and space amplification only after workloads that write; read amplification only "
+      "after workloads that read, and only for the course's engines, which count what they read). "
+      "**read amp**: 4 KiB units (an SSTable's data blocks, a B+tree's pages) read from the "
+      "engine's files, from the disk or the OS's page cache, per operation. "
+      "**× leveldb**: ops/s divided by "
       "LevelDB's ops/s on the same workload in this run. For `readseq` an operation is one entry "
       "read.\n\n";
   for (const std::string& workload : InOrderOfAppearance(results, &WorkloadResult::workload)) {

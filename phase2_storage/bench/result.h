@@ -27,6 +27,10 @@ struct WorkloadResult {
   // Only for workloads that write: bytes the process wrote to disk / user bytes written, and
   // bytes of the store's directory on disk / logical bytes (live records x (key + value)).
   std::optional<double> write_amp, space_amp;
+  // Only for workloads that read, and only for engines that count (Engine::BlocksRead): data
+  // blocks or pages the engine read from its files (from the disk or the OS's page cache) per
+  // operation.
+  std::optional<double> read_amp;
   std::optional<double> peak_rss_mb;  // Peak resident set of the process during the workload, MiB.
   // After a workload that writes, once background work settled: the engine's own account of
   // its shape (levels, files, flushes, compactions), if it gives one. Empty otherwise.

@@ -305,6 +305,7 @@ WorkloadResult Runner::Run(const std::string& w) {
   ::sync();
   (void)ResetPeakRss();
   auto written_before = ProcessDiskWriteBytes();
+  const std::optional<std::uint64_t> blocks_before = engine_->BlocksRead();
   Measure m;
   if (Status s = RunLoop(w, m); !s.ok()) return fail(s);
   r.settings = engine_->settings();
@@ -316,6 +317,12 @@ WorkloadResult Runner::Run(const std::string& w) {
     r.p50_us = m.latency.Percentile(0.50) / 1000.0;
     r.p99_us = m.latency.Percentile(0.99) / 1000.0;
     r.p999_us = m.latency.Percentile(0.999) / 1000.0;
+  }
+  if (!WritesData(w) && m.ops > 0) {
+    const std::optional<std::uint64_t> blocks_after = engine_->BlocksRead();
+    if (blocks_before && blocks_after) {
+      r.read_amp = static_cast<double>(*blocks_after - *blocks_before) / static_cast<double>(m.ops);
+    }
   }
   if (WritesData(w)) {
     // Let background work settle, then count what it wrote too.

@@ -606,6 +606,11 @@ std::shared_ptr<BTreeEngine::ReadEpoch> BTreeEngine::RegisterEpoch() const {
   return epoch;
 }
 
+std::optional<std::uint64_t> BTreeEngine::BlocksRead() const {
+  const BufferPool::Stats s = pool_->stats();
+  return s.misses + s.uncached_reads;
+}
+
 void BTreeEngine::SetBeforeUncachedCopyForTest(std::function<void(PageId)> hook) {
   pool_->SetBeforeUncachedCopyForTest(std::move(hook));
 }

@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -92,6 +93,8 @@ class BTreeEngine final : public OrderedEngine {
   Status Sync() override;
   Status WaitForIdle() override { return Status::Ok(); }  // No background work.
   std::string DescribeState() const override;
+  // Pages read from the page file: the pool's misses and the leaves copied around it.
+  std::optional<std::uint64_t> BlocksRead() const override;
 
   Status Checkpoint();
 

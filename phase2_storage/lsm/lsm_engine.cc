@@ -75,7 +75,7 @@ LsmEngine::LsmEngine(FileSystem& fs, std::string dir, LsmOptions options)
       dir_(std::move(dir)),
       options_(std::move(options)),
       block_cache_(options_.block_cache_bytes),
-      table_cache_(fs_, dir_, &block_cache_),
+      table_cache_(fs_, dir_, &block_cache_, &blocks_read_),
       versions_(fs_, dir_) {}
 
 Result<std::unique_ptr<LsmEngine>> LsmEngine::Open(FileSystem& fs, std::string dir,

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -113,6 +114,7 @@ class LsmEngine final : public OrderedEngine {
   Status Sync() override;
   Status WaitForIdle() override;
   std::string DescribeState() const override;
+  std::optional<std::uint64_t> BlocksRead() const override { return blocks_read_.load(); }
 
   struct Stats {
     std::uint64_t flushes = 0;
@@ -181,6 +183,7 @@ class LsmEngine final : public OrderedEngine {
   const LsmOptions options_;
   std::unique_ptr<FileLock> lock_file_;
   BlockCache block_cache_;
+  std::atomic<std::uint64_t> blocks_read_{0};  // Data blocks read from tables (BlocksRead()).
   mutable TableCache table_cache_;
   VersionSet versions_;
   std::unique_ptr<phase1::WalWriter> wal_;

@@ -82,6 +82,8 @@ class TableIterator final : public Iterator {
         status_ = contents.error();
         return;
       }
+      if (table_.blocks_read_ != nullptr)
+        table_.blocks_read_->fetch_add(1, std::memory_order_relaxed);
       where_ = BlockLocation{&file.path, "data", handle->offset};
       auto view = BlockView::Parse(*contents, where_);
       if (!view) {
@@ -121,7 +123,8 @@ class TableIterator final : public Iterator {
 
 Result<std::unique_ptr<Table>> Table::Open(std::unique_ptr<RandomAccessFile> file, std::string path,
                                            std::uint64_t file_size, BlockCache* cache,
-                                           std::uint64_t file_number) {
+                                           std::uint64_t file_number,
+                                           std::atomic<std::uint64_t>* blocks_read) {
   if (file_size < kFooterSize) {
     return Status::Corruption(fmt::format(
         "{}: {} bytes is too short for an SSTable (its footer alone is 56)", path, file_size));
@@ -156,7 +159,7 @@ Result<std::unique_ptr<Table>> Table::Open(std::unique_ptr<RandomAccessFile> fil
     KV_ASSIGN_OR_RETURN(filter, ReadBlock(*shared->handle, p, footer.filter));
   }
   return std::unique_ptr<Table>(new Table(std::move(shared), file_size, footer, std::move(index),
-                                          std::move(filter), cache, file_number));
+                                          std::move(filter), cache, file_number, blocks_read));
 }
 
 Result<std::shared_ptr<const Block>> Table::ReadDataBlock(const BlockHandle& handle,
@@ -165,6 +168,7 @@ Result<std::shared_ptr<const Block>> Table::ReadDataBlock(const BlockHandle& han
     if (auto block = cache_->Lookup(file_number_, handle.offset)) return block;
   }
   KV_ASSIGN_OR_RETURN(std::string contents, ReadBlock(*file_->handle, file_->path, handle));
+  if (blocks_read_ != nullptr) blocks_read_->fetch_add(1, std::memory_order_relaxed);
   KV_ASSIGN_OR_RETURN(
       std::shared_ptr<const Block> block,
       Block::Parse(std::move(contents), BlockLocation{&file_->path, "data", handle.offset}, file_));

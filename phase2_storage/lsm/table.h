@@ -17,6 +17,7 @@
 // threads at once. Each iterator is used by one thread and must not outlive its Table.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -44,10 +45,13 @@ class Table {
  public:
   // `file_size` comes from the manifest (or the file system) and locates the footer. With a
   // `cache`, data blocks are looked up there first (keyed by `file_number`) and kept there.
+  // `blocks_read`, if given, counts every data block read from the file (a view into the
+  // mapping, or a read that missed the cache): the engine's measure of read amplification.
   static Result<std::unique_ptr<Table>> Open(std::unique_ptr<RandomAccessFile> file,
                                              std::string path, std::uint64_t file_size,
                                              BlockCache* cache = nullptr,
-                                             std::uint64_t file_number = 0);
+                                             std::uint64_t file_number = 0,
+                                             std::atomic<std::uint64_t>* blocks_read = nullptr);
 
   // The newest entry of `lookup.user_key()` with sequence <= the lookup's sequence, or nullopt
   // if the table has none (the bloom filter answers most of those without reading a block).
@@ -82,10 +86,11 @@ class Table {
   friend class TableIterator;
   Table(std::shared_ptr<const File> file, std::uint64_t file_size, Footer footer,
         std::shared_ptr<const Block> index, std::string filter, BlockCache* cache,
-        std::uint64_t file_number)
+        std::uint64_t file_number, std::atomic<std::uint64_t>* blocks_read)
       : file_(std::move(file)),
         file_size_(file_size),
         cache_(cache),
+        blocks_read_(blocks_read),
         file_number_(file_number),
         footer_(footer),
         data_end_(footer_.filter.size > 0 ? footer_.filter.offset : footer_.index.offset),
@@ -99,7 +104,8 @@ class Table {
 
   const std::shared_ptr<const File> file_;
   const std::uint64_t file_size_;
-  BlockCache* const cache_;  // May be null.
+  BlockCache* const cache_;                        // May be null.
+  std::atomic<std::uint64_t>* const blocks_read_;  // May be null.
   const std::uint64_t file_number_;
   const Footer footer_;
   const std::uint64_t data_end_;  // Where the data blocks end (the filter or index begins).

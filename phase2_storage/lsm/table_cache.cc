@@ -17,8 +17,9 @@ Result<std::shared_ptr<const Table>> TableCache::Find(const FileMeta& file) {
   // Mapped where the file system can (tables never change once written): a read is then a
   // memory access. Table handles both kinds of handle.
   KV_ASSIGN_OR_RETURN(auto handle, fs_.NewMappedFile(path));
-  KV_ASSIGN_OR_RETURN(std::unique_ptr<Table> table,
-                      Table::Open(std::move(handle), path, file.size, block_cache_, file.number));
+  KV_ASSIGN_OR_RETURN(
+      std::unique_ptr<Table> table,
+      Table::Open(std::move(handle), path, file.size, block_cache_, file.number, blocks_read_));
   std::shared_ptr<const Table> shared = std::move(table);
   std::lock_guard lock(mu_);
   return tables_.try_emplace(file.number, shared).first->second;

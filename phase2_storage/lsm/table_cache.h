@@ -7,6 +7,7 @@
 // Thread safety: every method may be called from many threads at once.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,9 +24,11 @@ namespace kv::storage::lsm {
 
 class TableCache {
  public:
-  // `block_cache` may be null; it must outlive the cache.
-  TableCache(FileSystem& fs, std::string dir, BlockCache* block_cache)
-      : fs_(fs), dir_(std::move(dir)), block_cache_(block_cache) {}
+  // `block_cache` may be null; it must outlive the cache. `blocks_read` (may be null) counts the
+  // data blocks its tables read (Table::Open).
+  TableCache(FileSystem& fs, std::string dir, BlockCache* block_cache,
+             std::atomic<std::uint64_t>* blocks_read = nullptr)
+      : fs_(fs), dir_(std::move(dir)), block_cache_(block_cache), blocks_read_(blocks_read) {}
 
   // The open table for `file`, opening it if needed. Errors name the file.
   Result<std::shared_ptr<const Table>> Find(const FileMeta& file);
@@ -36,6 +39,7 @@ class TableCache {
   FileSystem& fs_;
   const std::string dir_;
   BlockCache* const block_cache_;
+  std::atomic<std::uint64_t>* const blocks_read_;
   std::mutex mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<const Table>> tables_;  // GUARDED_BY(mu_)
 };

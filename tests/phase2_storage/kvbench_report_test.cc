@@ -76,7 +76,8 @@ std::vector<WorkloadResult> SampleResults() {
   row = OkRow("leveldb", "readrandom", 333'333);
   row.p50_us = 2.8;
   row.p99_us = 9.75;
-  row.p999_us = 40.2;  // No amplification: readrandom writes nothing.
+  row.p999_us = 40.2;  // No write or space amplification: readrandom writes nothing.
+  row.read_amp = 1.234;
   row.peak_rss_mb = 46;
   results.push_back(row);
 
@@ -171,24 +172,25 @@ TEST_F(KvbenchReportTest, Report_HasEveryFigure_NaAndDashWhereDue_RatioToLevelDb
     EXPECT_NE(md.find(fact), std::string::npos) << fact;
   }
 
-  // engine | ops/s | MiB/s | p50 | p99 | p99.9 | write amp | space amp | peak RSS | × leveldb
+  // engine | ops/s | MiB/s | p50 | p99 | p99.9 | write amp | space amp | read amp | peak RSS |
+  // × leveldb
   using Cells = std::vector<std::string>;
-  EXPECT_EQ(
-      TableRow(md, "fillrandom", "leveldb"),
-      (Cells{"leveldb", "500,000", "55.3", "1.50", "4.25", "310", "4.50", "1.00", "45.5", "1.00"}));
+  EXPECT_EQ(TableRow(md, "fillrandom", "leveldb"),
+            (Cells{"leveldb", "500,000", "55.3", "1.50", "4.25", "310", "4.50", "1.00", "—", "45.5",
+                   "1.00"}));
   EXPECT_EQ(TableRow(md, "fillrandom", "mem"), (Cells{"mem", "1,250,000", "138", "0.62", "12.5",
-                                                      "2,048", "1.12", "—", "50.0", "2.50"}))
+                                                      "2,048", "1.12", "—", "—", "50.0", "2.50"}))
       << "absent space amp is a dash; 1,250,000 / 500,000 ops/s = 2.50 × leveldb";
-  EXPECT_EQ(
-      TableRow(md, "readrandom", "leveldb"),
-      (Cells{"leveldb", "333,333", "36.9", "2.80", "9.75", "40.2", "—", "—", "46.0", "1.00"}));
-  EXPECT_EQ(TableRow(md, "readrandom", "mem"),
-            (Cells{"mem", "error: IOError: disk \\| full", "—", "—", "—", "—", "—", "—", "—", "—"}))
+  EXPECT_EQ(TableRow(md, "readrandom", "leveldb"),
+            (Cells{"leveldb", "333,333", "36.9", "2.80", "9.75", "40.2", "—", "—", "1.23", "46.0",
+                   "1.00"}));
+  EXPECT_EQ(TableRow(md, "readrandom", "mem"), (Cells{"mem", "error: IOError: disk \\| full", "—",
+                                                      "—", "—", "—", "—", "—", "—", "—", "—"}))
       << "an error row carries its message, with the '|' escaped for the table";
-  EXPECT_EQ(TableRow(md, "readseq", "leveldb"),
-            (Cells{"leveldb", "15,400,000", "1,704", "—", "—", "—", "—", "—", "46.0", "1.00"}));
+  EXPECT_EQ(TableRow(md, "readseq", "leveldb"), (Cells{"leveldb", "15,400,000", "1,704", "—", "—",
+                                                       "—", "—", "—", "—", "46.0", "1.00"}));
   EXPECT_EQ(TableRow(md, "readseq", "mem"),
-            (Cells{"mem", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"}));
+            (Cells{"mem", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"}));
 
   EXPECT_NE(md.find("- `leveldb`: defaults, compression off, 8 MiB block cache"),
             std::string::npos);

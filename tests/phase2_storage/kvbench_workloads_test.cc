@@ -171,6 +171,7 @@ TEST(KvbenchRun, MemEngine_EveryWorkloadReported_ScansNotApplicable) {
       EXPECT_GT(*r.write_amp, 0.5) << "the WAL writes at least the user bytes";
     }
     EXPECT_TRUE(r.peak_rss_mb.has_value());
+    EXPECT_FALSE(r.read_amp.has_value()) << "phase 1's table reads no files";
   }
   std::filesystem::remove_all(config.dir);
   // Nothing left behind but the (removed) run folder.
@@ -178,4 +179,30 @@ TEST(KvbenchRun, MemEngine_EveryWorkloadReported_ScansNotApplicable) {
 }
 
 }  // namespace
+// The course's trees count what they read, so their read workloads carry a read amplification;
+// their write workloads do not (write and space amplification instead).
+TEST(KvbenchRun, TreeEngines_ReadWorkloadsReportReadAmplification) {
+  for (const char* name : {"lsm", "btree"}) {
+    SCOPED_TRACE(name);
+    const EngineInfo* engine = nullptr;
+    for (const auto& e : KnownEngines()) {
+      if (e.name == name) engine = &e;
+    }
+    ASSERT_NE(engine, nullptr);
+    RunConfig config;
+    config.num = 2000;
+    config.dir = fmt::format("/tmp/kvbench_test_{}_{}", ::getpid(), name);
+    std::filesystem::create_directories(config.dir);
+    const auto results = RunEngine(*engine, {"fillrandom", "readrandom"}, config, nullptr);
+    ASSERT_EQ(results.size(), 2u);
+    ASSERT_EQ(results[0].status, "ok") << results[0].error;
+    ASSERT_EQ(results[1].status, "ok") << results[1].error;
+    EXPECT_FALSE(results[0].read_amp.has_value());
+    ASSERT_TRUE(results[1].read_amp.has_value());
+    EXPECT_GE(*results[1].read_amp, 0.0);
+    EXPECT_LE(*results[1].read_amp, 8.0) << "a point read touches a few units at most";
+    std::filesystem::remove_all(config.dir);
+  }
+}
+
 }  // namespace kv::bench

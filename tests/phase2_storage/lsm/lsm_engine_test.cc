@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include "common/fault_file_system.h"
 #include "common/mem_file_system.h"
 #include "common/testing/status_matchers.h"
 #include "phase2_storage/lsm/lsm_engine.h"
@@ -216,6 +217,37 @@ TEST(LsmEngine, SizeTiered_FullMerge_DropsTombstonesAndOldVersions_ButKeepsSnaps
   EXPECT_EQ(engine->stats().versions_dropped, 3u);
   EXPECT_EQ(Scan(*engine),
             (std::map<std::string, std::string>{{"a", "2"}, {"c", "1"}, {"d", "1"}, {"e", "1"}}));
+}
+
+// BlocksRead counts the data blocks reads take from tables. A Get whose key is in a table reads
+// one block: every time from a mapped table (the in-memory file system maps; a mapped block is
+// checked at every use and never cached), once where the file system does not map (the fault-
+// injecting one) and the block cache serves it after. A key the bloom filter rules out reads none.
+TEST(LsmEngine, BlocksRead_OneBlockPerTableRead_CacheHitsAndFilteredKeysNone) {
+  auto base = NewMemFileSystem();
+  FaultInjectionFileSystem unmapped(*base);
+  for (const bool mapped : {true, false}) {
+    SCOPED_TRACE(mapped ? "mapped" : "not mapped");
+    FileSystem& fs = mapped ? static_cast<FileSystem&>(*base) : unmapped;
+    const std::string dir = mapped ? "db1" : "db2";
+    ASSERT_OK_AND_ASSIGN(auto engine, LsmEngine::Open(fs, dir, SmallLsmOptions()));
+    for (int i = 0; i < 50; ++i) ASSERT_OK(engine->Put({}, fmt::format("key{:03}", i), "v"));
+    ASSERT_OK(engine->Flush());
+    ASSERT_TRUE(engine->BlocksRead().has_value());
+    const std::uint64_t before = *engine->BlocksRead();
+    ASSERT_OK(engine->Get({}, "key017").status());
+    EXPECT_EQ(*engine->BlocksRead(), before + 1);
+    ASSERT_OK(engine->Get({}, "key017").status());
+    EXPECT_EQ(*engine->BlocksRead(), before + (mapped ? 2 : 1));
+    int filtered = 0;
+    for (int i = 0; i < 100; ++i) {
+      const std::uint64_t at = *engine->BlocksRead();
+      EXPECT_EQ(engine->Get({}, fmt::format("absent{:03}", i)).error().code(),
+                StatusCode::kNotFound);
+      filtered += *engine->BlocksRead() == at;
+    }
+    EXPECT_GE(filtered, 90) << "the bloom filter answers most absent keys without a block";
+  }
 }
 
 // Level 1's target size follows level 0 unless set: level0_compaction_trigger memtables. After

@@ -47,18 +47,22 @@ BufferPool::BufferPool(RandomRWFile& file, std::string file_name, std::size_t pa
   mapping_ = file_.MapForReading(kMappedBytes);
 }
 
+const char* BufferPool::MappedPage(PageId id) const {
+  if (!mapping_.has_value() || id >= file_pages_) return nullptr;
+  const std::uint64_t offset = static_cast<std::uint64_t>(id) * page_size_;
+  return offset + page_size_ <= mapping_->size() ? mapping_->data() + offset : nullptr;
+}
+
 bool BufferPool::ReadUncached(PageId id, char* out) {
   if (!mapping_.has_value()) return false;
-  const std::uint64_t offset = static_cast<std::uint64_t>(id) * page_size_;
+  const char* mapped = nullptr;
   {
     std::lock_guard lock(mu_);
-    if (table_.contains(id) || id >= file_pages_ || offset + page_size_ > mapping_->size()) {
-      return false;
-    }
+    if (table_.contains(id) || (mapped = MappedPage(id)) == nullptr) return false;
     ++stats_.uncached_reads;
   }
   if (before_uncached_copy_) before_uncached_copy_(id);
-  std::memcpy(out, mapping_->data() + offset, page_size_);
+  std::memcpy(out, mapped, page_size_);
   // Keeps the copy's loads before the caller's second look for an epoch image (an acquire
   // load): on a weakly ordered CPU they could otherwise complete after it, and a newer page
   // copied whole would be taken without the image that hides it. ThreadSanitizer does not model
@@ -93,14 +97,14 @@ Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
         Frame* f = *victim;
         if (read) {
           ++stats_.misses;
-          const std::uint64_t offset = static_cast<std::uint64_t>(id) * page_size_;
           Result<std::size_t> got = page_size_;
-          if (mapping_.has_value() && id < file_pages_ && offset + page_size_ <= mapping_->size()) {
+          if (const char* mapped = MappedPage(id); mapped != nullptr) {
             // A copy from the mapping instead of a system call. Nothing writes this page
             // meanwhile: it is not resident, and only resident pages are written back.
-            std::memcpy(f->data, mapping_->data() + offset, page_size_);
+            std::memcpy(f->data, mapped, page_size_);
           } else {
-            got = file_.Read(offset, std::span<char>(f->data, page_size_));
+            got = file_.Read(static_cast<std::uint64_t>(id) * page_size_,
+                             std::span<char>(f->data, page_size_));
           }
           if (!got.has_value()) return got.error();
           if (*got != page_size_) {

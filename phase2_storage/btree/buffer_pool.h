@@ -151,6 +151,9 @@ class BufferPool {
   // how far the log must be durable. REQUIRES: mu_ held.
   Result<Frame*> Victim(Lsn& need);
   Result<PageHandle> PinFrame(PageId id, bool read);
+  // REQUIRES: mu_ held. Page `id` in the mapping, or nullptr if the file is not mapped or the
+  // page lies past what the file (or the mapping) holds.
+  const char* MappedPage(PageId id) const;
   // REQUIRES: mu_ held; `frame` unpinned (so nobody holds its latch), its LSN durable.
   Status WriteBack(Frame& frame);
 

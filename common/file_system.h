@@ -114,6 +114,24 @@ class RandomRWFile {
     (void)length;
     return std::nullopt;
   }
+  // The same mapping as MapForReading (one per handle, whichever call comes first), writable.
+  // Storing bytes into it is a Write() without a system call: they land in the same cache of the
+  // file, show at once to every reader of it, survive the process crashing, and are durable only
+  // after Sync(). Only bytes below the file's current size may be stored (past it the kernel
+  // answers with SIGBUS); Allocate() makes room first. Stores that overlap a read or another
+  // store leave the bytes in an unspecified mix, as with Write().
+  virtual std::optional<std::span<char>> MapForWriting(std::uint64_t length) {
+    (void)length;
+    return std::nullopt;
+  }
+  // Makes the file at least `size` bytes long, the new bytes zeros, with disk space set aside
+  // for them, so that a store into the mapping below `size` does not fail for want of space (a
+  // full disk is kNoSpace here, not a signal later). kNotSupported where the file system does
+  // not map.
+  virtual Status Allocate(std::uint64_t size) {
+    (void)size;
+    return Status::NotSupported("Allocate: this file system does not map files");
+  }
 };
 
 // An advisory lock on a file, held until this object is destroyed.

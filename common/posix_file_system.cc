@@ -168,18 +168,34 @@ class PosixRandomRWFile final : public RandomRWFile {
   }
 
   // Maps `length` bytes of address space over the file, whatever its size now: pages below the
-  // end of the file read its bytes (the page cache's, so writes through pwrite show at once), and
-  // the range stays valid as the file grows into it.
+  // end of the file hold its bytes (the page cache's, so a pwrite shows at once in the mapping
+  // and a store into the mapping in a pread), and the range stays valid as the file grows into
+  // it. One mapping, readable and writable, serves both calls. fdatasync writes the pages that
+  // stores into it dirtied, as it does those of pwrite (Linux keeps one page cache for both).
   std::optional<std::string_view> MapForReading(std::uint64_t length) override {
-    std::lock_guard lock(map_mu_);
-    if (map_base_ == nullptr) {
-      if (fd_ < 0 || length == 0 || sizeof(void*) < 8) return std::nullopt;
-      void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, 0);
-      if (base == MAP_FAILED) return std::nullopt;
-      map_base_ = base;
-      map_length_ = length;
+    std::optional<std::span<char>> map = Map(length);
+    if (!map.has_value()) return std::nullopt;
+    return std::string_view(map->data(), map->size());
+  }
+  std::optional<std::span<char>> MapForWriting(std::uint64_t length) override {
+    return Map(length);
+  }
+
+  Status Allocate(std::uint64_t size) override {
+    if (fd_ < 0) return Status::IOError(fmt::format("allocate in closed file {}", path_));
+    KV_ASSIGN_OR_RETURN(std::uint64_t now, FdSize(fd_, path_));
+    if (size <= now) return Status::Ok();
+    // posix_fallocate returns the error instead of setting errno. Space it sets aside reads as
+    // zeros and counts in the file's size.
+    int rc;
+    while ((rc = ::posix_fallocate(fd_, static_cast<off_t>(now), static_cast<off_t>(size - now))) ==
+           EINTR) {
     }
-    return std::string_view(static_cast<const char*>(map_base_), map_length_);
+    if (rc != 0) {
+      errno = rc;
+      return Errno("posix_fallocate", path_);  // ENOSPC becomes kNoSpace.
+    }
+    return Status::Ok();
   }
 
   Status Write(std::uint64_t offset, std::string_view data) override {
@@ -223,6 +239,18 @@ class PosixRandomRWFile final : public RandomRWFile {
   }
 
  private:
+  std::optional<std::span<char>> Map(std::uint64_t length) {
+    std::lock_guard lock(map_mu_);
+    if (map_base_ == nullptr) {
+      if (fd_ < 0 || length == 0 || sizeof(void*) < 8) return std::nullopt;
+      void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+      if (base == MAP_FAILED) return std::nullopt;
+      map_base_ = base;
+      map_length_ = length;
+    }
+    return std::span<char>(static_cast<char*>(map_base_), map_length_);
+  }
+
   std::string path_;
   int fd_;  // -1 once closed.
   std::mutex map_mu_;

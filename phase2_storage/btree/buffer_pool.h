@@ -22,6 +22,11 @@
 // that thread may need the pool's mutex to unpin its pages before it gets there (the deadlock
 // the B+tree's concurrency test found when the sync was made under the mutex).
 //
+// Where the page file is mapped, a write-back is a store of the sealed page into the mapping,
+// not a pwrite: the same bytes reach the same cache of the file, as visible and as durable (the
+// next sync of the file writes them), without a system call for each page. The file is grown
+// ahead with its space allocated, so a full disk is an error and never a fault.
+//
 // Readers may skip the frames: ReadUncached() copies a page that is not resident straight from
 // a read-only mapping of the page file, checks it, and leaves the frames as they are (LMDB reads
 // every page this way). It serves the leaves of a read; the upper levels are few and hot, and
@@ -156,6 +161,12 @@ class BufferPool {
   const char* MappedPage(PageId id) const;
   // REQUIRES: mu_ held; `frame` unpinned (so nobody holds its latch), its LSN durable.
   Status WriteBack(Frame& frame);
+  // Puts the sealed page into the file: a store into the mapping where the file is mapped
+  // writable (no system call), a pwrite otherwise. REQUIRES: mu_ held.
+  Status WritePage(PageId id, const char* sealed);
+
+  // How far ahead of the page being written the file is grown when it is mapped.
+  static constexpr std::uint64_t kGrowBytes = 1 << 20;
 
   RandomRWFile& file_;
   const std::string file_name_;
@@ -165,10 +176,11 @@ class BufferPool {
   char* memory_ = nullptr;  // frames_.size() * page_size_ bytes, page-aligned.
   const std::size_t frame_count_;
   std::unique_ptr<Frame[]> frames_;
-  std::string scratch_;  // GUARDED_BY(mu_); the sealed copy of a page being written.
-  // The page file, mapped read-only (nullopt where the file system does not map), and how many
-  // of its pages exist in the file: reading the mapping past them would fault.
+  // The page file's mapping (nullopt where the file system does not map), the same mapping
+  // writable (also nullopt under ThreadSanitizer), and how many pages the file holds: touching
+  // the mapping past them would fault.
   std::optional<std::string_view> mapping_;
+  std::optional<std::span<char>> writable_;
   std::uint64_t file_pages_ = 0;  // GUARDED_BY(mu_)
   std::function<void(PageId)> before_uncached_copy_;
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -531,6 +532,49 @@ TEST_P(FileSystemTest, RandomRW_WritePastEnd_ExtendsFileAndGapReadsAsZeros) {
   ASSERT_OK(file->Write(20000, ""));
   ASSERT_OK_AND_ASSIGN(size, file->Size());
   EXPECT_EQ(size, 10004u);
+}
+
+// Where the file system maps (the real disk), a store into the writable mapping is a write: it
+// shows in reads of the file through this and any other handle, and in the read-only view, and it
+// survives closing. Allocate grows the file with zeros, and never shrinks it. Where it does not
+// map (memory), there is no view and Allocate says so.
+TEST_P(FileSystemTest, RandomRW_MapForWriting_StoresAreWritesAndAllocateGrowsWithZeros) {
+  const std::string path = Path("mapped");
+  ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(path));
+  ASSERT_OK(file->Write(0, "head"));
+  std::optional<std::span<char>> map = file->MapForWriting(1 << 20);
+  if (GetParam() == Impl::kMem) {
+    EXPECT_FALSE(map.has_value());
+    EXPECT_FALSE(file->MapForReading(1 << 20).has_value());
+    EXPECT_EQ(file->Allocate(8192).code(), StatusCode::kNotSupported);
+    ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+    EXPECT_EQ(size, 4u);
+    return;
+  }
+  ASSERT_TRUE(map.has_value());
+  ASSERT_EQ(map->size(), 1u << 20);
+  std::optional<std::string_view> view = file->MapForReading(1 << 20);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->data(), map->data()) << "one mapping serves both views";
+  EXPECT_EQ(std::string_view(map->data(), 4), "head") << "a write shows in the mapping";
+
+  ASSERT_OK(file->Allocate(8192));
+  ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
+  EXPECT_EQ(size, 8192u);
+  EXPECT_EQ(std::string_view(map->data() + 4, 8188), std::string(8188, '\0'));
+  std::memcpy(map->data() + 4096, "stored", 6);
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 4090, 20));
+  EXPECT_EQ(got, std::string(6, '\0') + "stored" + std::string(8, '\0'));
+  ASSERT_OK(file->Allocate(100));  // Smaller than the file: nothing changes.
+  ASSERT_OK_AND_ASSIGN(size, file->Size());
+  EXPECT_EQ(size, 8192u);
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(file->Close());
+  file.reset();
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
+  ASSERT_EQ(contents.size(), 8192u);
+  EXPECT_EQ(contents.substr(0, 4), "head");
+  EXPECT_EQ(contents.substr(4096, 6), "stored");
 }
 
 TEST_P(FileSystemTest, RandomRW_ExistingFile_OpensWithoutTruncating) {

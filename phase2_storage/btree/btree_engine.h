@@ -205,8 +205,17 @@ class BTreeEngine final : public OrderedEngine {
   // next one.
   mutable std::shared_ptr<ReadEpoch> current_epoch_;  // GUARDED_BY(snap_mu_)
   std::uint64_t committed_writes_ = 0;                // GUARDED_BY(snap_mu_)
-  // Before-images of the pages the write in progress has changed so far.
-  std::unordered_map<PageId, std::shared_ptr<const std::string>> inflight_;  // GUARDED_BY(snap_mu_)
+  // Before-images of the pages the write in progress has changed so far: the write's own buffer,
+  // and a copy to share with epochs, made the first time an epoch needs it (SharedImage).
+  struct InflightImage {
+    const char* bytes = nullptr;
+    std::shared_ptr<const std::string> shared;
+  };
+  // REQUIRES: snap_mu_ held.
+  std::shared_ptr<const std::string> SharedImage(InflightImage& image) const;
+  mutable std::unordered_map<PageId, InflightImage> inflight_;  // GUARDED_BY(snap_mu_)
+  // Before-image buffers of page_size bytes that earlier writes gave back.
+  std::vector<std::unique_ptr<char[]>> spare_images_;  // GUARDED_BY(writer_mu_)
 };
 
 }  // namespace kv::storage::btree

@@ -126,13 +126,16 @@ class BTreeEngine::WriteOp {
  private:
   struct Touched {
     PageHandle page;
-    std::shared_ptr<const std::string> before;
-    bool fresh = false;  // Allocated past the last page: nobody else can see it.
+    std::unique_ptr<char[]> before;  // page_size bytes; given back to the engine at the end.
+    bool fresh = false;              // Allocated past the last page: nobody else can see it.
   };
   Result<char*> Track(PageId id, PageHandle page, bool fresh);
   // kInvalidArgument once the write has changed max_op_pages pages.
   Status CheckBudget() const;
   void Finish();
+  // Hands the before-image buffers back to the engine for later writes.
+  // REQUIRES: inflight_ no longer holds them.
+  void GiveBackImages();
 
   BTreeEngine& e_;
   std::map<PageId, Touched> touched_;

@@ -1,5 +1,6 @@
 #include "phase2_storage/btree/redo.h"
 
+#include <bit>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -36,35 +37,55 @@ void AppendPageImage(std::string& dst, PageId id, const char* page, std::size_t 
 
 bool AppendPageDiff(std::string& dst, PageId id, const char* before, const char* after,
                     std::size_t page_size) {
-  // Ranges of differing bytes; two ranges closer than kJoin equal bytes become one, since each
-  // range costs a few bytes of offset and length.
+  // Ranges of differing bytes; two ranges with fewer than about kJoin equal bytes between them
+  // become one, since each range costs a few bytes of offset and length. The pages are compared
+  // eight bytes at a time: the XOR of two little-endian words is zero where they agree, and its
+  // lowest and highest set bytes are the first and last bytes that differ.
   constexpr std::size_t kJoin = 8;
-  std::vector<std::pair<std::size_t, std::size_t>> ranges;  // [start, end)
+  auto diff = [&](std::size_t at) {
+    return LoadFixed<std::uint64_t>(before + at) ^ LoadFixed<std::uint64_t>(after + at);
+  };
+  auto first_in = [](std::uint64_t x) { return static_cast<std::size_t>(std::countr_zero(x)) / 8; };
+  auto last_in = [](std::uint64_t x) {
+    return 7 - static_cast<std::size_t>(std::countl_zero(x)) / 8;
+  };
+  std::uint32_t count = 0;
+  std::string ranges;
   std::size_t i = kLoggedFrom;
   while (i < page_size) {
-    // Skip equal bytes 64 at a time (memcmp of a fixed 64 is a few vector compares), then 8.
-    while (i + 64 <= page_size && std::memcmp(before + i, after + i, 64) == 0) i += 64;
-    while (i + 8 <= page_size && std::memcmp(before + i, after + i, 8) == 0) i += 8;
-    while (i < page_size && before[i] == after[i]) ++i;
+    // Skip equal bytes: 32 at a time (four words, compared together), then 8, then 1.
+    while (i + 32 <= page_size && (diff(i) | diff(i + 8) | diff(i + 16) | diff(i + 24)) == 0) {
+      i += 32;
+    }
+    while (i + 8 <= page_size && diff(i) == 0) i += 8;
+    if (i + 8 <= page_size) {
+      i += first_in(diff(i));
+    } else {
+      while (i < page_size && before[i] == after[i]) ++i;
+    }
     if (i >= page_size) break;
     const std::size_t start = i;
     std::size_t last = i;  // The last differing byte seen.
-    while (i < page_size && i - last <= kJoin) {
-      if (before[i] != after[i]) last = i;
-      ++i;
+    for (i = last + 1; i < page_size && i - last <= kJoin;) {
+      if (i + 8 <= page_size) {
+        if (const std::uint64_t x = diff(i); x != 0) last = i + last_in(x);
+        i += 8;
+      } else {
+        if (before[i] != after[i]) last = i;
+        ++i;
+      }
     }
-    ranges.emplace_back(start, last + 1);
+    AppendVarint32(ranges, static_cast<std::uint32_t>(start));
+    AppendVarint32(ranges, static_cast<std::uint32_t>(last + 1 - start));
+    ranges.append(after + start, last + 1 - start);
+    ++count;
     i = last + 1;
   }
-  if (ranges.empty()) return false;
+  if (count == 0) return false;
   AppendFixed32(dst, id);
   AppendFixed8(dst, static_cast<std::uint8_t>(ChangeKind::kDiff));
-  AppendVarint32(dst, static_cast<std::uint32_t>(ranges.size()));
-  for (const auto& [start, end] : ranges) {
-    AppendVarint32(dst, static_cast<std::uint32_t>(start));
-    AppendVarint32(dst, static_cast<std::uint32_t>(end - start));
-    dst.append(after + start, end - start);
-  }
+  AppendVarint32(dst, count);
+  dst.append(ranges);
   return true;
 }
 

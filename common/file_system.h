@@ -124,12 +124,16 @@ class RandomRWFile {
     (void)length;
     return std::nullopt;
   }
-  // Makes the file at least `size` bytes long, the new bytes zeros, with disk space set aside
-  // for them, so that a store into the mapping below `size` does not fail for want of space (a
-  // full disk is kNoSpace here, not a signal later). kNotSupported where the file system does
-  // not map.
-  virtual Status Allocate(std::uint64_t size) {
-    (void)size;
+  // Sets disk space aside for the bytes [offset, offset + length): holes in that range and bytes
+  // past the end of the file become zeros with space of their own, and the file grows to cover
+  // the range. Bytes already written are left as they are. A store into the mapping inside the
+  // range then needs no allocation at the fault, so a full disk is kNoSpace here rather than a
+  // SIGBUS later (on file systems that write in place, as ext4 does; one that copies on write,
+  // such as btrfs, may need new space for any overwrite). kNotSupported where the file system
+  // does not map.
+  virtual Status Allocate(std::uint64_t offset, std::uint64_t length) {
+    (void)offset;
+    (void)length;
     return Status::NotSupported("Allocate: this file system does not map files");
   }
 };

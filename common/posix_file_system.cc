@@ -181,14 +181,12 @@ class PosixRandomRWFile final : public RandomRWFile {
     return Map(length);
   }
 
-  Status Allocate(std::uint64_t size) override {
+  Status Allocate(std::uint64_t offset, std::uint64_t length) override {
     if (fd_ < 0) return Status::IOError(fmt::format("allocate in closed file {}", path_));
-    KV_ASSIGN_OR_RETURN(std::uint64_t now, FdSize(fd_, path_));
-    if (size <= now) return Status::Ok();
-    // posix_fallocate returns the error instead of setting errno. Space it sets aside reads as
-    // zeros and counts in the file's size.
+    if (length == 0) return Status::Ok();
+    // posix_fallocate returns the error instead of setting errno.
     int rc;
-    while ((rc = ::posix_fallocate(fd_, static_cast<off_t>(now), static_cast<off_t>(size - now))) ==
+    while ((rc = ::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(length))) ==
            EINTR) {
     }
     if (rc != 0) {

@@ -61,7 +61,7 @@ Result<char*> BTreeEngine::WriteOp::Track(PageId id, PageHandle page, bool fresh
       auto epoch = weak.lock();
       if (!epoch) return true;
       std::unique_lock epoch_lock(epoch->mu);
-      epoch->images.emplace(id, e_.SharedImage(inflight));
+      if (!epoch->images.contains(id)) epoch->images.emplace(id, e_.SharedImage(inflight));
       epoch->has_images.store(true, std::memory_order_release);
       return false;
     });

@@ -43,14 +43,22 @@ BufferPool::BufferPool(RandomRWFile& file, std::string file_name, std::size_t pa
   std::memset(memory_, 0, frames * page_size);
   for (std::size_t i = 0; i < frames; ++i) frames_[i].data = memory_ + i * page_size;
   if (auto size = file_.Size(); size.has_value()) file_pages_ = *size / page_size_;
-#if defined(__SANITIZE_THREAD__)
-  // Pages are written with pwrite under ThreadSanitizer: a reader's copy from the mapping may
-  // overlap a write-back of the same page by design (the copy then fails its check), and TSan
-  // would report the overlap of two memcpys as a race where it cannot see the kernel's.
   mapping_ = file_.MapForReading(kMappedBytes);
-#else
-  writable_ = file_.MapForWriting(kMappedBytes);
-  if (writable_.has_value()) mapping_ = std::string_view(writable_->data(), writable_->size());
+#if !defined(__SANITIZE_THREAD__)
+  // (Under ThreadSanitizer pages are written with pwrite: a reader's copy from the mapping may
+  // overlap a write-back of the same page by design, as the copy then fails its check, and TSan
+  // would report two overlapping memcpys as a race where it cannot see the kernel's copy.)
+  if (mapping_.has_value()) writable_ = file_.MapForWriting(kMappedBytes);
+  if (writable_.has_value()) {
+    // Space for every page the file has, holes included (a file grown by pwrite may have some),
+    // so that no store below the end can need space at its fault. If the disk is too full for
+    // that, pages are written with pwrite, which reports a full disk page by page.
+    if (file_.Allocate(0, file_pages_ * page_size_).ok()) {
+      allocated_pages_ = file_pages_;
+    } else {
+      writable_.reset();
+    }
+  }
 #endif
 }
 
@@ -203,12 +211,21 @@ Status BufferPool::WriteBack(Frame& f) {
 Status BufferPool::WritePage(PageId id, const char* sealed) {
   const std::uint64_t offset = static_cast<std::uint64_t>(id) * page_size_;
   if (writable_.has_value() && offset + page_size_ <= writable_->size()) {
-    if (id >= file_pages_) {
-      // Storing past the end of the file would raise SIGBUS: grow it first, a step at a time,
-      // with its disk space set aside so that a full disk is an error here.
-      const std::uint64_t end = offset + page_size_ + kGrowBytes;
-      KV_RETURN_IF_ERROR(file_.Allocate(end - end % page_size_));
-      file_pages_ = end / page_size_;
+    if (id >= allocated_pages_) {
+      // Storing where the file has no space set aside could raise SIGBUS on a full disk: set it
+      // aside first, kGrowBytes ahead, or for this page alone if the disk is nearly full.
+      const std::uint64_t from = allocated_pages_ * page_size_;
+      std::uint64_t to =
+          std::min<std::uint64_t>(offset + page_size_ + kGrowBytes, writable_->size());
+      to -= to % page_size_;
+      Status s = file_.Allocate(from, to - from);
+      if (s.code() == StatusCode::kNoSpace) {
+        to = offset + page_size_;
+        s = file_.Allocate(from, to - from);
+      }
+      KV_RETURN_IF_ERROR(s);
+      allocated_pages_ = to / page_size_;
+      file_pages_ = std::max(file_pages_, allocated_pages_);
     }
     std::memcpy(writable_->data() + offset, sealed, page_size_);
   } else {

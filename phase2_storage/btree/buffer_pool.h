@@ -24,11 +24,13 @@
 //
 // Where the page file is mapped, a write-back is a store of the sealed page into the mapping,
 // not a pwrite: the same bytes reach the same cache of the file, as visible and as durable (the
-// next sync of the file writes them), without a system call for each page. The file is grown
-// ahead with its space allocated, so a full disk is an error and never a fault.
+// next sync of the file writes them), without a system call for each page. The pool sets disk
+// space aside before it stores where the file has none (the whole file when it opens, then
+// 1 MiB ahead as it grows), so a full disk is an error and not a fault (on a file system that
+// overwrites in place, as ext4 does; file_system.h, Allocate).
 //
 // Readers may skip the frames: ReadUncached() copies a page that is not resident straight from
-// a read-only mapping of the page file, checks it, and leaves the frames as they are (LMDB reads
+// the mapping of the page file, checks it, and leaves the frames as they are (LMDB reads
 // every page this way). It serves the leaves of a read; the upper levels are few and hot, and
 // are pinned. A page is never evicted before it is written back, so a page that is not resident
 // is whole and current in the file, except while a writer's write-back of a newer version is
@@ -181,7 +183,9 @@ class BufferPool {
   // the mapping past them would fault.
   std::optional<std::string_view> mapping_;
   std::optional<std::span<char>> writable_;
-  std::uint64_t file_pages_ = 0;  // GUARDED_BY(mu_)
+  std::uint64_t file_pages_ = 0;       // GUARDED_BY(mu_)
+  std::uint64_t allocated_pages_ = 0;  // GUARDED_BY(mu_); pages below it have disk space
+                                       // set aside (RandomRWFile::Allocate)
   std::function<void(PageId)> before_uncached_copy_;
 
   mutable std::mutex mu_;

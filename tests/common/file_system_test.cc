@@ -536,8 +536,8 @@ TEST_P(FileSystemTest, RandomRW_WritePastEnd_ExtendsFileAndGapReadsAsZeros) {
 
 // Where the file system maps (the real disk), a store into the writable mapping is a write: it
 // shows in reads of the file through this and any other handle, and in the read-only view, and it
-// survives closing. Allocate grows the file with zeros, and never shrinks it. Where it does not
-// map (memory), there is no view and Allocate says so.
+// survives closing. Allocate grows the file with zeros, keeps the bytes written (holes included)
+// and never shrinks it. Where it does not map (memory), there is no view and Allocate says so.
 TEST_P(FileSystemTest, RandomRW_MapForWriting_StoresAreWritesAndAllocateGrowsWithZeros) {
   const std::string path = Path("mapped");
   ASSERT_OK_AND_ASSIGN(auto file, fs_->NewRandomRWFile(path));
@@ -546,7 +546,7 @@ TEST_P(FileSystemTest, RandomRW_MapForWriting_StoresAreWritesAndAllocateGrowsWit
   if (GetParam() == Impl::kMem) {
     EXPECT_FALSE(map.has_value());
     EXPECT_FALSE(file->MapForReading(1 << 20).has_value());
-    EXPECT_EQ(file->Allocate(8192).code(), StatusCode::kNotSupported);
+    EXPECT_EQ(file->Allocate(0, 8192).code(), StatusCode::kNotSupported);
     ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
     EXPECT_EQ(size, 4u);
     return;
@@ -558,21 +558,28 @@ TEST_P(FileSystemTest, RandomRW_MapForWriting_StoresAreWritesAndAllocateGrowsWit
   EXPECT_EQ(view->data(), map->data()) << "one mapping serves both views";
   EXPECT_EQ(std::string_view(map->data(), 4), "head") << "a write shows in the mapping";
 
-  ASSERT_OK(file->Allocate(8192));
+  ASSERT_OK(file->Allocate(0, 8192));
   ASSERT_OK_AND_ASSIGN(std::uint64_t size, file->Size());
   EXPECT_EQ(size, 8192u);
   EXPECT_EQ(std::string_view(map->data() + 4, 8188), std::string(8188, '\0'));
   std::memcpy(map->data() + 4096, "stored", 6);
   ASSERT_OK_AND_ASSIGN(std::string got, ReadAt(*file, 4090, 20));
   EXPECT_EQ(got, std::string(6, '\0') + "stored" + std::string(8, '\0'));
-  ASSERT_OK(file->Allocate(100));  // Smaller than the file: nothing changes.
+  ASSERT_OK(file->Allocate(0, 100));  // Inside the file: nothing changes.
   ASSERT_OK_AND_ASSIGN(size, file->Size());
   EXPECT_EQ(size, 8192u);
+  ASSERT_OK(file->Write(20000, "far"));    // A hole from 8192 to 20000.
+  ASSERT_OK(file->Allocate(4096, 20480));  // Over the stored page, the hole and past the end.
+  ASSERT_OK_AND_ASSIGN(size, file->Size());
+  EXPECT_EQ(size, 24576u);
+  EXPECT_EQ(std::string_view(map->data() + 4096, 6), "stored");
+  EXPECT_EQ(std::string_view(map->data() + 20000, 3), "far");
+  EXPECT_EQ(std::string_view(map->data() + 8192, 11808), std::string(11808, '\0'));
   ASSERT_OK(file->Sync());
   ASSERT_OK(file->Close());
   file.reset();
   ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(*fs_, path));
-  ASSERT_EQ(contents.size(), 8192u);
+  ASSERT_EQ(contents.size(), 24576u);
   EXPECT_EQ(contents.substr(0, 4), "head");
   EXPECT_EQ(contents.substr(4096, 6), "stored");
 }

@@ -252,6 +252,19 @@ Status FillPool(BufferPool& pool, std::size_t ps) {
   return Status::Ok();
 }
 
+// Checks that pages 1..last of `file` are sealed leaves as FillPool made them.
+void ExpectLeavesInFile(const RandomRWFile& file, const std::string& path, std::size_t ps,
+                        PageId last) {
+  std::string page(ps, '\0');
+  for (PageId id = 1; id <= last; ++id) {
+    SCOPED_TRACE(fmt::format("page {}", id));
+    ASSERT_OK_AND_ASSIGN(std::size_t got, file.Read(std::uint64_t{id} * ps, std::span(page)));
+    ASSERT_EQ(got, ps);
+    ASSERT_OK(VerifyPage(page.data(), ps, id, path));
+    EXPECT_EQ(PageLink(page.data()), id + 1000);
+  }
+}
+
 // With less room than the 1 MiB the pool asks for ahead, it sets space aside only up to the page
 // it writes, and every page still reaches the file through the mapping, whole and sealed.
 TEST_F(BTreeMappedTest, BufferPool_NearlyFullDisk_SpaceSetAsideOnlyUpToThePage_EveryPageWritten) {
@@ -272,13 +285,7 @@ TEST_F(BTreeMappedTest, BufferPool_NearlyFullDisk_SpaceSetAsideOnlyUpToThePage_E
   EXPECT_EQ(file.writes, 0) << "pages were written with pwrite, not through the mapping";
   ASSERT_OK_AND_ASSIGN(std::uint64_t size, file.Size());
   EXPECT_EQ(size, 41 * kPs) << "exactly up to the last page written";
-  std::string page(kPs, '\0');
-  for (PageId id = 1; id <= 40; ++id) {
-    ASSERT_OK_AND_ASSIGN(std::size_t got, file.Read(std::uint64_t{id} * kPs, std::span(page)));
-    ASSERT_EQ(got, kPs);
-    ASSERT_OK(VerifyPage(page.data(), kPs, id, path));
-    EXPECT_EQ(PageLink(page.data()), id + 1000);
-  }
+  ExpectLeavesInFile(file, path, kPs, 40);
 }
 
 // With no room at all, a write-back fails with kNoSpace and loses nothing: the dirty page stays
@@ -299,14 +306,7 @@ TEST_F(BTreeMappedTest, BufferPool_FullDisk_WriteBackFailsWithNoSpace_PageKeptUn
   file.set_max_allocate(~std::uint64_t{0});  // Room again.
   ASSERT_OK(pool.FlushAll());
   EXPECT_EQ(pool.stats().writebacks, 8u);
-  std::string page(kPs, '\0');
-  for (PageId id = 1; id <= 8; ++id) {
-    ASSERT_OK_AND_ASSIGN(PageHandle handle, pool.Pin(id));
-    EXPECT_EQ(PageLink(handle.data()), id + 1000);
-    ASSERT_OK_AND_ASSIGN(std::size_t got, file.Read(std::uint64_t{id} * kPs, std::span(page)));
-    ASSERT_EQ(got, kPs);
-    ASSERT_OK(VerifyPage(page.data(), kPs, id, path));
-  }
+  ExpectLeavesInFile(file, path, kPs, 8);
 }
 
 // One operation of a kill-test round: round `round`'s i-th, the same in the child that runs it and

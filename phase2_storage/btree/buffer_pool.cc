@@ -77,7 +77,7 @@ bool BufferPool::ReadUncached(PageId id, char* out) {
     ++stats_.uncached_reads;
   }
   if (before_uncached_copy_) before_uncached_copy_(id);
-  std::memcpy(out, mapped, page_size_);
+  const bool verified = CopyAndVerifyPage(mapped, out, page_size_, id, file_name_).ok();
   // Keeps the copy's loads before the caller's second look for an epoch image (an acquire
   // load): on a weakly ordered CPU they could otherwise complete after it, and a newer page
   // copied whole would be taken without the image that hides it. ThreadSanitizer does not model
@@ -86,7 +86,7 @@ bool BufferPool::ReadUncached(PageId id, char* out) {
 #if !defined(__SANITIZE_THREAD__)
   std::atomic_thread_fence(std::memory_order_acquire);
 #endif
-  return VerifyPage(out, page_size_, id, file_name_).ok();
+  return verified;
 }
 
 BufferPool::~BufferPool() { std::free(memory_); }

@@ -52,12 +52,16 @@ std::size_t CellLength(PageType type, const char* cell) {
   return kCellHeaderSize + key_len + ((v & kOverflowFlag) != 0 ? 4 : (v & ~kOverflowFlag));
 }
 
-Status VerifyPage(const char* page, std::size_t page_size, PageId id, const std::string& file) {
-  auto bad = [&](std::string_view what) {
-    return Status::Corruption(fmt::format("{}: page {} (offset {}): {}", file, id,
-                                          static_cast<std::uint64_t>(id) * page_size, what));
-  };
-  if (!ChecksumMatches(page, page_size)) return bad("checksum mismatch");
+namespace {
+
+Status BadPage(const std::string& file, PageId id, std::size_t page_size, std::string_view what) {
+  return Status::Corruption(fmt::format("{}: page {} (offset {}): {}", file, id,
+                                        static_cast<std::uint64_t>(id) * page_size, what));
+}
+
+// VerifyPage past the checksum.
+Status VerifyLayout(const char* page, std::size_t page_size, PageId id, const std::string& file) {
+  auto bad = [&](std::string_view what) { return BadPage(file, id, page_size, what); };
   const PageType type = GetPageType(page);
   switch (type) {
     case PageType::kMeta:
@@ -102,10 +106,30 @@ Status VerifyPage(const char* page, std::size_t page_size, PageId id, const std:
       return bad(fmt::format("cell {} has no child", i));
     }
     const std::string_view key(page + offset + kCellHeaderSize, key_len);
-    if (i > 0 && !(previous < key)) return bad(fmt::format("cell {} key out of order", i));
+    if (i > 0 && CompareBytes(previous, key) >= 0) {
+      return bad(fmt::format("cell {} key out of order", i));
+    }
     previous = key;
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status VerifyPage(const char* page, std::size_t page_size, PageId id, const std::string& file) {
+  if (!ChecksumMatches(page, page_size)) return BadPage(file, id, page_size, "checksum mismatch");
+  return VerifyLayout(page, page_size, id, file);
+}
+
+Status CopyAndVerifyPage(const char* from, char* to, std::size_t page_size, PageId id,
+                         const std::string& file) {
+  std::memcpy(to, from, 4);
+  const std::uint32_t crc =
+      crc32c::CopyAndExtend(0, std::string_view(from + 4, page_size - 4), to + 4);
+  if (LoadFixed<std::uint32_t>(to + kChecksumOffset) != crc32c::Mask(crc)) {
+    return BadPage(file, id, page_size, "checksum mismatch");
+  }
+  return VerifyLayout(to, page_size, id, file);
 }
 
 Meta ReadMeta(const char* page) {

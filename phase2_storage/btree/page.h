@@ -94,6 +94,11 @@ bool ChecksumMatches(const char* page, std::size_t page_size);
 // order (so that later reads of it need no bounds checks). kCorruption naming `file`, the page
 // and its offset otherwise.
 Status VerifyPage(const char* page, std::size_t page_size, PageId id, const std::string& file);
+// Copies a page (page_size bytes) from `from` to `to` and verifies the copy as VerifyPage does,
+// checksumming the bytes as they are copied (one pass over them: crc32c::CopyAndExtend). The
+// copy is what was verified, even if `from` changes meanwhile.
+Status CopyAndVerifyPage(const char* from, char* to, std::size_t page_size, PageId id,
+                         const std::string& file);
 
 // --- the meta page (page 0) ---
 //   24  magic "kvbtree1" (8 bytes)   32  page_size:u32   36  root:u32   40  page_count:u32

@@ -14,6 +14,17 @@ std::string Bytes(std::initializer_list<int> values) {
   return s;
 }
 
+// 20,000 bytes from a fixed linear congruential sequence.
+std::string LongInput() {
+  std::string data(20000, '\0');
+  std::uint64_t x = 1;
+  for (char& c : data) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    c = static_cast<char>(x >> 56);
+  }
+  return data;
+}
+
 // RFC 3720, appendix B.4 (iSCSI), and the common check value for "123456789".
 TEST(Crc32c, Rfc3720TestVectors) {
   std::string zeros(32, '\0');
@@ -63,12 +74,7 @@ RC_GTEST_PROP(Crc32cProperty, HardwareAndPortableAgree, (std::string data, std::
 // alignment, against the portable path.
 TEST(Crc32c, HardwareAndPortableAgreeOnLongInputs) {
   if (!crc32c::HardwareAvailable()) GTEST_SKIP() << "no SSE4.2 on this CPU";
-  std::string data(20000, '\0');
-  std::uint64_t x = 1;
-  for (char& c : data) {
-    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-    c = static_cast<char>(x >> 56);
-  }
+  const std::string data = LongInput();
   for (std::size_t size :
        {383, 384, 385, 1000, 3071, 3072, 3073, 3455, 3456, 4096, 4103, 4231, 8192, 16384, 19993}) {
     for (std::size_t start = 0; start < 8; ++start) {
@@ -77,6 +83,39 @@ TEST(Crc32c, HardwareAndPortableAgreeOnLongInputs) {
           << "size " << size << " start " << start;
     }
   }
+}
+
+// The carry-less path folds 128-byte windows (crc32c.cc): lengths around one, two and many
+// windows, at every start alignment, against the portable path.
+TEST(Crc32c, FoldedAndPortableAgree) {
+  if (!crc32c::FoldingAvailable()) GTEST_SKIP() << "no VPCLMULQDQ on this CPU";
+  const std::string data = LongInput();
+  for (std::size_t size :
+       {0, 1, 127, 128, 129, 255, 256, 257, 511, 512, 1000, 4092, 4096, 8191, 19993}) {
+    for (std::size_t start = 0; start < 8; ++start) {
+      const std::string_view v = std::string_view(data).substr(start, size);
+      ASSERT_EQ(crc32c::ExtendFolded(0x12345678u, v), crc32c::ExtendPortable(0x12345678u, v))
+          << "size " << size << " start " << start;
+    }
+  }
+}
+
+RC_GTEST_PROP(Crc32cProperty, FoldedAndPortableAgree, (std::uint32_t seed)) {
+  if (!crc32c::FoldingAvailable()) RC_SUCCEED("no VPCLMULQDQ on this CPU");
+  const auto size = *rc::gen::inRange<std::size_t>(0, 3000);
+  const auto data = *rc::gen::container<std::string>(size, rc::gen::arbitrary<char>());
+  RC_ASSERT(crc32c::ExtendFolded(seed, data) == crc32c::ExtendPortable(seed, data));
+}
+
+// The copy is exact and its CRC is Extend's, on both sides of the 512 bytes where Extend() takes
+// the carry-less path.
+RC_GTEST_PROP(Crc32cProperty, CopyAndExtendCopiesAndGivesExtend, (std::uint32_t seed)) {
+  const auto size = *rc::gen::inRange<std::size_t>(0, 3000);
+  const auto data = *rc::gen::container<std::string>(size, rc::gen::arbitrary<char>());
+  std::string out(size + 1, '#');
+  RC_ASSERT(crc32c::CopyAndExtend(seed, data, out.data()) == crc32c::ExtendPortable(seed, data));
+  RC_ASSERT(out.substr(0, size) == data);
+  RC_ASSERT(out.back() == '#');  // Not a byte past the end.
 }
 
 RC_GTEST_PROP(Crc32cProperty, SplitAnywhereGivesSameCrc, (std::string data)) {

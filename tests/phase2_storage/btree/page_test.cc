@@ -95,6 +95,34 @@ TEST(PageChecksum, AnyFlippedBit_Detected_NamingFileAndPage) {
   }
 }
 
+// The check a leaf read from the mapping gets (BufferPool::ReadUncached): the copy is exact, and
+// it passes or fails as VerifyPage does on it, whatever bit of the source is flipped. 4 KiB pages,
+// so the copy takes the carry-less path where the CPU has it.
+TEST(VerifyPage, CopyAndVerify_CopiesExactly_AndFailsWhereVerifyPageFails) {
+  const std::size_t ps = 4096;
+  std::string buf(ps, '\0');
+  SlottedPage page(buf.data(), ps);
+  page.Init(PageType::kLeaf, kNoPage);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(page.Insert(
+        i, MakeLeafCell(fmt::format("key{:04}", i), std::string(100, static_cast<char>('a' + i)))));
+  }
+  SealPage(buf.data(), ps);
+  std::string copy(ps, '\0');
+  ASSERT_OK(CopyAndVerifyPage(buf.data(), copy.data(), ps, 4, "db/pages.db"));
+  EXPECT_EQ(copy, buf);
+  for (std::size_t bit = 0; bit < 8 * ps; bit += 13) {
+    buf[bit / 8] = static_cast<char>(buf[bit / 8] ^ (1 << (bit % 8)));
+    std::fill(copy.begin(), copy.end(), '\0');
+    const Status s = CopyAndVerifyPage(buf.data(), copy.data(), ps, 4, "db/pages.db");
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << "bit " << bit;
+    EXPECT_NE(s.message().find("db/pages.db: page 4 (offset 16384)"), std::string::npos)
+        << s.ToString();
+    EXPECT_EQ(copy, buf) << "bit " << bit;
+    buf[bit / 8] = static_cast<char>(buf[bit / 8] ^ (1 << (bit % 8)));
+  }
+}
+
 TEST(VerifyPage, SlotPointingOutsideThePage_Corruption_EvenWithAGoodChecksum) {
   std::string buf(1024, '\0');
   SlottedPage page(buf.data(), buf.size());

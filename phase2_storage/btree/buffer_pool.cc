@@ -102,7 +102,7 @@ Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
       std::lock_guard lock(mu_);
       if (auto it = table_.find(id); it != table_.end()) {
         Frame* f = it->second;
-        ++f->pins;
+        f->pins.fetch_add(1, std::memory_order_relaxed);
         f->referenced = true;
         if (read) ++stats_.hits;
         return PageHandle(this, f);
@@ -135,7 +135,7 @@ Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
         f->in_use = true;
         f->dirty = false;
         f->referenced = true;
-        f->pins = 1;
+        f->pins.store(1, std::memory_order_relaxed);
         table_.emplace(id, f);
         return PageHandle(this, f);
       }
@@ -149,9 +149,9 @@ Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
 }
 
 void BufferPool::Unpin(Frame* frame) {
-  std::lock_guard lock(mu_);
-  KV_CHECK(frame->pins > 0, "unpin of an unpinned frame");
-  --frame->pins;
+  // Release: what the holder did with the page comes before an eviction that sees it unpinned.
+  const int before = frame->pins.fetch_sub(1, std::memory_order_release);
+  KV_CHECK(before > 0, "unpin of an unpinned frame");
 }
 
 void BufferPool::MarkDirty(const PageHandle& page) {
@@ -163,7 +163,8 @@ void BufferPool::Discard(PageHandle& page) {
   Frame* f = page.frame();
   {
     std::lock_guard lock(mu_);
-    KV_CHECK(f->pins == 1, "Discard of a page pinned by someone else");
+    KV_CHECK(f->pins.load(std::memory_order_acquire) == 1,
+             "Discard of a page pinned by someone else");
     table_.erase(f->id);
     f->in_use = false;
     f->dirty = false;
@@ -179,7 +180,7 @@ Result<Frame*> BufferPool::Victim(Lsn& need) {
     Frame& f = frames_[hand_];
     hand_ = (hand_ + 1) % frame_count_;
     if (!f.in_use) return &f;
-    if (f.pins > 0) continue;
+    if (f.pins.load(std::memory_order_acquire) > 0) continue;
     if (f.referenced) {
       f.referenced = false;
       continue;
@@ -245,7 +246,7 @@ Status BufferPool::FlushAll() {
     for (std::size_t i = 0; i < frame_count_; ++i) {
       Frame& f = frames_[i];
       if (f.in_use && f.dirty) {
-        ++f.pins;
+        f.pins.fetch_add(1, std::memory_order_relaxed);
         dirty.push_back(&f);
       }
     }
@@ -264,7 +265,7 @@ Status BufferPool::FlushAll() {
     std::lock_guard lock(mu_);
     if (status.ok()) status = WritePage(f->id, copy.data());
     if (status.ok()) f->dirty = false;
-    --f->pins;
+    f->pins.fetch_sub(1, std::memory_order_release);
   }
   return status;
 }

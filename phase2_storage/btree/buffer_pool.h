@@ -69,7 +69,9 @@ struct Frame {
   PageId id = kNoPage;
   char* data = nullptr;
   std::shared_mutex latch;  // Guards the bytes at `data` while pinned.
-  int pins = 0;             // GUARDED_BY(pool mutex)
+  // Raised only under the pool mutex, lowered without it (Unpin): a frame seen unpinned under
+  // the mutex stays unpinned until the mutex is released, and an unpin costs no lock.
+  std::atomic<int> pins{0};
   bool dirty = false;       // GUARDED_BY(pool mutex)
   bool referenced = false;  // GUARDED_BY(pool mutex)
   bool in_use = false;      // GUARDED_BY(pool mutex); holds page `id`

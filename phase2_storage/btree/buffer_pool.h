@@ -19,8 +19,9 @@
 // must be durable up to the page's LSN, so a page on disk never holds a change the log could
 // lose. When every evictable frame is too new, the pool releases its mutex, has the log synced
 // (`make_durable`) and looks again: a log sync may wait for another thread's log write, and
-// that thread may need the pool's mutex to unpin its pages before it gets there (the deadlock
-// the B+tree's concurrency test found when the sync was made under the mutex).
+// that thread may need the pool's mutex to pin a page before it gets there (the deadlock the
+// B+tree's concurrency test found when the sync was made under the mutex; unpins then took the
+// mutex too, and now take none).
 //
 // Where the page file is mapped, a write-back is a store of the sealed page into the mapping,
 // not a pwrite: the same bytes reach the same cache of the file, as visible and as durable (the

@@ -180,8 +180,14 @@ KV_FOLD_TARGET inline __m256i Fold(__m256i a, __m256i k, __m256i v) {
 // The 32 bytes at p + i, also stored at out + i when copying.
 template <bool kCopy>
 KV_FOLD_TARGET inline __m256i Take(const char* p, char* out, std::size_t i) {
-  const __m256i v = Load32(p + i);
-  if constexpr (kCopy) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), v);
+  __m256i v = Load32(p + i);
+  if constexpr (kCopy) {
+    // The stored register is the folded one. The empty asm makes the compiler treat v as
+    // produced here, so it can never fold a second load of the source instead (which a source
+    // changing meanwhile, a page being written back, would make differ from the copy).
+    asm("" : "+x"(v));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), v);
+  }
   return v;
 }
 

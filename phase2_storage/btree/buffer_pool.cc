@@ -143,7 +143,7 @@ Result<PageHandle> BufferPool::PinFrame(PageId id, bool read) {
     }
     // Every evictable frame holds a page newer than the durable log. Make the log durable
     // without the pool's mutex (a log sync may wait for another thread's log write, and that
-    // thread may be about to unpin a page), then look again.
+    // thread may need the mutex to pin a page before it gets there), then look again.
     KV_RETURN_IF_ERROR(make_durable_(need));
   }
 }
@@ -169,8 +169,11 @@ void BufferPool::Discard(PageHandle& page) {
     f->in_use = false;
     f->dirty = false;
     f->referenced = false;
+    // Unpinned here, under the mutex: once the frame is free, another thread's Pin may take it
+    // (Victim) and pin it, and an unpin after the mutex is released would undo that pin.
+    f->pins.fetch_sub(1, std::memory_order_release);
   }
-  page.Release();
+  page.Forget();
 }
 
 Result<Frame*> BufferPool::Victim(Lsn& need) {
@@ -179,7 +182,7 @@ Result<Frame*> BufferPool::Victim(Lsn& need) {
   for (std::size_t step = 0; step < 2 * frame_count_ + 1; ++step) {
     Frame& f = frames_[hand_];
     hand_ = (hand_ + 1) % frame_count_;
-    if (!f.in_use) return &f;
+    if (!f.in_use) return &f;  // Free frames are unpinned (Discard unpins under the mutex).
     if (f.pins.load(std::memory_order_acquire) > 0) continue;
     if (f.referenced) {
       f.referenced = false;

@@ -98,6 +98,13 @@ class PageHandle {
   PageId id() const { return frame_->id; }
 
  private:
+  friend class BufferPool;
+  // Lets go of the frame without unpinning it (the pool has already).
+  void Forget() {
+    pool_ = nullptr;
+    frame_ = nullptr;
+  }
+
   BufferPool* pool_ = nullptr;
   Frame* frame_ = nullptr;
 };

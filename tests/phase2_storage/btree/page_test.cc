@@ -123,6 +123,20 @@ TEST(VerifyPage, CopyAndVerify_CopiesExactly_AndFailsWhereVerifyPageFails) {
   }
 }
 
+TEST(VerifyPage, CopyAndVerify_BadLayoutWithAGoodChecksum_CorruptionAsVerifyPage) {
+  const std::size_t ps = 4096;
+  std::string buf(ps, '\0');
+  SlottedPage page(buf.data(), ps);
+  page.Init(PageType::kLeaf, kNoPage);
+  ASSERT_TRUE(page.Insert(0, MakeLeafCell("key", "value")));
+  StoreFixed<std::uint16_t>(buf.data() + kPageHeaderSize, ps - 4);  // The slot, near the end.
+  SealPage(buf.data(), ps);
+  std::string copy(ps, '\0');
+  const Status s = CopyAndVerifyPage(buf.data(), copy.data(), ps, 3, "f");
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_EQ(s.ToString(), VerifyPage(buf.data(), ps, 3, "f").ToString());
+}
+
 TEST(VerifyPage, SlotPointingOutsideThePage_Corruption_EvenWithAGoodChecksum) {
   std::string buf(1024, '\0');
   SlottedPage page(buf.data(), buf.size());

@@ -28,7 +28,7 @@ inline std::uint32_t Value(std::string_view data) { return Extend(0, data); }
 // they arrive (a page read from a mapping: phase2_storage/btree/buffer_pool.cc).
 std::uint32_t CopyAndExtend(std::uint32_t crc, std::string_view data, char* out);
 
-// The two implementations behind Extend().
+// The implementations behind Extend().
 std::uint32_t ExtendPortable(std::uint32_t crc, std::string_view data);
 // REQUIRES: HardwareAvailable().
 std::uint32_t ExtendHardware(std::uint32_t crc, std::string_view data);

@@ -27,6 +27,20 @@ std::string LongInput() {
   return data;
 }
 
+// `extend` gives the portable path's CRC for every slice of LongInput() of these sizes, at every
+// start alignment from 0 to 7.
+void ExpectAgreesWithPortable(std::uint32_t (*extend)(std::uint32_t, std::string_view),
+                              std::initializer_list<std::size_t> sizes) {
+  const std::string data = LongInput();
+  for (std::size_t size : sizes) {
+    for (std::size_t start = 0; start < 8; ++start) {
+      const std::string_view v = std::string_view(data).substr(start, size);
+      ASSERT_EQ(extend(0x12345678u, v), crc32c::ExtendPortable(0x12345678u, v))
+          << "size " << size << " start " << start;
+    }
+  }
+}
+
 // RFC 3720, appendix B.4 (iSCSI), and the common check value for "123456789".
 TEST(Crc32c, Rfc3720TestVectors) {
   std::string zeros(32, '\0');
@@ -76,30 +90,16 @@ RC_GTEST_PROP(Crc32cProperty, HardwareAndPortableAgree, (std::string data, std::
 // alignment, against the portable path.
 TEST(Crc32c, HardwareAndPortableAgreeOnLongInputs) {
   if (!crc32c::HardwareAvailable()) GTEST_SKIP() << "no SSE4.2 on this CPU";
-  const std::string data = LongInput();
-  for (std::size_t size :
-       {383, 384, 385, 1000, 3071, 3072, 3073, 3455, 3456, 4096, 4103, 4231, 8192, 16384, 19993}) {
-    for (std::size_t start = 0; start < 8; ++start) {
-      const std::string_view v = std::string_view(data).substr(start, size);
-      ASSERT_EQ(crc32c::ExtendHardware(0x12345678u, v), crc32c::ExtendPortable(0x12345678u, v))
-          << "size " << size << " start " << start;
-    }
-  }
+  ExpectAgreesWithPortable(crc32c::ExtendHardware, {383, 384, 385, 1000, 3071, 3072, 3073, 3455,
+                                                    3456, 4096, 4103, 4231, 8192, 16384, 19993});
 }
 
 // The carry-less path folds 128-byte windows (crc32c.cc): lengths around one, two and many
 // windows, at every start alignment, against the portable path.
 TEST(Crc32c, FoldedAndPortableAgree) {
   if (!crc32c::FoldingAvailable()) GTEST_SKIP() << "no VPCLMULQDQ on this CPU";
-  const std::string data = LongInput();
-  for (std::size_t size :
-       {0, 1, 127, 128, 129, 255, 256, 257, 511, 512, 1000, 4092, 4096, 8191, 19993}) {
-    for (std::size_t start = 0; start < 8; ++start) {
-      const std::string_view v = std::string_view(data).substr(start, size);
-      ASSERT_EQ(crc32c::ExtendFolded(0x12345678u, v), crc32c::ExtendPortable(0x12345678u, v))
-          << "size " << size << " start " << start;
-    }
-  }
+  ExpectAgreesWithPortable(crc32c::ExtendFolded, {0, 1, 127, 128, 129, 255, 256, 257, 511, 512,
+                                                  1000, 4092, 4096, 8191, 19993});
 }
 
 RC_GTEST_PROP(Crc32cProperty, FoldedAndPortableAgree, (std::uint32_t seed)) {
